@@ -1,0 +1,171 @@
+"""Fold a dead worker's prometheus_client multiprocess files into per-type archive files.
+
+Every worker that ever ran leaves `<type>_<pid>.db` files behind, and the merge at scrape time reads
+them all, so scrape cost grows with every restart. The Sanic main process is the only parent of the
+writers and knows when one has died: it calls `compact_dead_worker(path, pid)` after the worker has
+exited and before a replacement is started, so no process can be writing that pid's files.
+
+What happens to each of the dead worker's files, chosen so that the merged exposition is unchanged:
+
+- `counter_`, `histogram_`, `summary_`, `gauge_sum_`: values are added per key into
+  `<type>_archive.db` (histogram buckets per bucket, not cumulated, as workers store them).
+- `gauge_min_`, `gauge_max_`: the archive keeps the minimum, the maximum.
+- `gauge_mostrecent_`: the archive keeps the value with the newest timestamp, timestamp included
+  (MultiProcessCollector.merge(accumulate=False) would drop it).
+- `gauge_live*_`: removed, as mark_process_dead does: live modes show live processes only.
+- `gauge_all_`: kept as it is. In `all` mode the pid label is the series' identity, and the stock
+  collector takes that pid from the file name, so no archive could carry it.
+
+Archive names keep the `<type>[_<mode>]_<pid>.db` shape with `archive` as the pid, in mmap_dict's
+format, so prometheus_client's own MultiProcessCollector reads them correctly too (the pid label it
+derives is dropped in every archived gauge mode).
+
+Locking: an exclusive flock on the directory itself (not on a lock file, so the directory still
+holds only `*.db` files) while archives are replaced and sources removed; SafeMultiProcessCollector
+holds a shared flock while it lists and reads files, so a scrape sees the directory before or after
+a compaction, never a source and its archive together or neither. Collectors that do not take the
+lock (the stock one) can see that transient state. Archives are written to a hidden temporary file
+and renamed over the old one; if the process dies between that rename and the removal of the
+source, that source is counted twice until the directory is wiped (the unit wipes it at every
+service start, which is what a dead main process leads to).
+"""
+
+import contextlib
+import fcntl
+import logging
+import os
+import struct
+
+from prometheus_client.mmap_dict import MmapedDict
+
+ARCHIVE_PID = "archive"
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("i4x")
+_ENTRY_LENGTH = struct.Struct("i")
+_VALUE_AND_TIMESTAMP = struct.Struct("dd")
+
+
+def _sum(archived, dead):
+    return archived[0] + dead[0], 0.0
+
+
+def _minimum(archived, dead):
+    # The stock merge keeps the first value unless a later one compares lower.
+    return dead if dead[0] < archived[0] else archived
+
+
+def _maximum(archived, dead):
+    return dead if dead[0] > archived[0] else archived
+
+
+def _most_recent(archived, dead):
+    return dead if archived[1] < dead[1] else archived
+
+
+# File prefix -> how a dead worker's (value, timestamp) folds into the archived one.
+_ARCHIVED_PREFIXES = {
+    "counter": _sum,
+    "histogram": _sum,
+    "summary": _sum,
+    "gauge_sum": _sum,
+    "gauge_min": _minimum,
+    "gauge_max": _maximum,
+    "gauge_mostrecent": _most_recent,
+}
+_LIVE_GAUGE_PREFIXES = tuple(
+    f"gauge_{mode}" for mode in ("livesum", "livemin", "livemax", "liveall", "livemostrecent")
+)
+
+
+@contextlib.contextmanager
+def directory_lock(path, exclusive):
+    """Hold flock on the multiprocess directory: exclusive to compact, shared to read."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_entries(filename):
+    """{key: (value, timestamp)} of one file, in file order; raises if the file is unreadable."""
+    return {
+        key: (value, timestamp)
+        for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(filename)
+    }
+
+
+def encode_entries(entries):
+    """Bytes of an mmap_dict file holding `entries` ({key: (value, timestamp)}), without slack."""
+    chunks = [b""]
+    for key, (value, timestamp) in entries.items():
+        encoded = key.encode("utf-8")
+        padding = b" " * (8 - (len(encoded) + 4) % 8)
+        chunks += (
+            _ENTRY_LENGTH.pack(len(encoded)),
+            encoded,
+            padding,
+            _VALUE_AND_TIMESTAMP.pack(value, timestamp),
+        )
+    body = b"".join(chunks)
+    return _HEADER.pack(_HEADER.size + len(body)) + body
+
+
+def _folded_archive(path, prefix, pid):
+    """(source, archive, new archive bytes), or None when there is nothing to fold."""
+    source = os.path.join(path, f"{prefix}_{pid}.db")
+    archive = os.path.join(path, f"{prefix}_{ARCHIVE_PID}.db")
+    try:
+        dead = _read_entries(source)
+    except FileNotFoundError:
+        return None
+    except Exception as error:
+        logger.warning("not compacting unreadable multiprocess file %s: %s", source, error)
+        return None
+    try:
+        archived = _read_entries(archive)
+    except FileNotFoundError:
+        archived = {}
+    fold = _ARCHIVED_PREFIXES[prefix]
+    for key, value_and_timestamp in dead.items():
+        previous = archived.get(key)
+        archived[key] = (
+            value_and_timestamp if previous is None else fold(previous, value_and_timestamp)
+        )
+    return source, archive, encode_entries(archived)
+
+
+def _write_hidden(archive, content):
+    directory, name = os.path.split(archive)
+    temporary = os.path.join(directory, f".{name}.tmp")
+    with open(temporary, "wb") as stream:
+        stream.write(content)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return temporary
+
+
+def compact_dead_worker(path: str, pid: int) -> None:
+    """Fold the files of worker `pid`, which has exited, into the archives of `path`.
+
+    Call it from the parent after the worker has exited and before any new process can get its pid.
+    Files that cannot be read are left in place (the collector skips and reports them).
+    """
+    if pid == os.getpid():
+        raise ValueError(f"refusing to compact the files of the running process {pid}")
+    with directory_lock(path, exclusive=True):
+        for prefix in _LIVE_GAUGE_PREFIXES:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(path, f"{prefix}_{pid}.db"))
+        folded = [_folded_archive(path, prefix, pid) for prefix in _ARCHIVED_PREFIXES]
+        # Write every archive first so that the window between replace and remove stays tiny.
+        replacements = [
+            (_write_hidden(archive, content), archive, source)
+            for source, archive, content in filter(None, folded)
+        ]
+        for temporary, archive, source in replacements:
+            os.replace(temporary, archive)
+            os.remove(source)
