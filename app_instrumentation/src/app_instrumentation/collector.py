@@ -24,7 +24,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.samples import Sample
 
-from .compaction import directory_lock
+from app_instrumentation.compaction import directory_lock
 
 FILES_METRIC = "app_instrumentation_multiprocess_files"
 CORRUPT_FILES_METRIC = "app_instrumentation_multiprocess_files_corrupt"

@@ -24,10 +24,10 @@ Locking: an exclusive flock on the directory itself (not on a lock file, so the 
 holds only `*.db` files) while archives are replaced and sources removed; SafeMultiProcessCollector
 holds a shared flock while it lists and reads files, so a scrape sees the directory before or after
 a compaction, never a source and its archive together or neither. Collectors that do not take the
-lock (the stock one) can see that transient state. Archives are written to a hidden temporary file
-and renamed over the old one; if the process dies between that rename and the removal of the
-source, that source is counted twice until the directory is wiped (the unit wipes it at every
-service start, which is what a dead main process leads to).
+lock (the stock one) can see that transient state. Archives are written to a hidden temporary
+file (`.compacting_<archive name>`) and renamed over the old one. If the process dies between that
+rename and the removal of the source, that source counts twice until the directory is wiped; the
+unit wipes it at every service start, which is what a dead main process leads to.
 """
 
 import contextlib
@@ -42,6 +42,8 @@ ARCHIVE_PID = "archive"
 
 logger = logging.getLogger(__name__)
 
+# What reading a truncated or overwritten mmap_dict file raises.
+_UNREADABLE = (RuntimeError, struct.error, UnicodeDecodeError)
 _HEADER = struct.Struct("i4x")
 _ENTRY_LENGTH = struct.Struct("i")
 _VALUE_AND_TIMESTAMP = struct.Struct("dd")
@@ -122,13 +124,16 @@ def _folded_archive(path, prefix, pid):
         dead = _read_entries(source)
     except FileNotFoundError:
         return None
-    except Exception as error:
+    except _UNREADABLE as error:
         logger.warning("not compacting unreadable multiprocess file %s: %s", source, error)
         return None
     try:
         archived = _read_entries(archive)
     except FileNotFoundError:
         archived = {}
+    except _UNREADABLE as error:
+        logger.error("not compacting %s into unreadable archive %s: %s", source, archive, error)
+        return None
     fold = _ARCHIVED_PREFIXES[prefix]
     for key, value_and_timestamp in dead.items():
         previous = archived.get(key)
@@ -140,7 +145,8 @@ def _folded_archive(path, prefix, pid):
 
 def _write_hidden(archive, content):
     directory, name = os.path.split(archive)
-    temporary = os.path.join(directory, f".{name}.tmp")
+    # Hidden from the `*.db` glob of collectors, yet a `.db` file the wipe CLI accepts and deletes.
+    temporary = os.path.join(directory, f".compacting_{name}")
     with open(temporary, "wb") as stream:
         stream.write(content)
         stream.flush()

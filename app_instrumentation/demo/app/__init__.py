@@ -1,0 +1,1 @@
+"""Demo Sanic service used by the tests, the lab and Molecule; it knows nothing about metrics."""

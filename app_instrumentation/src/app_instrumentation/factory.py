@@ -1,0 +1,49 @@
+"""Zero-change entry point: `sanic app_instrumentation.factory:create_app --factory --workers N`.
+
+INSTRUMENTED_APP names the unchanged application as `module:callable` (a factory returning a
+Sanic app) or `module:attribute` (a Sanic app object). Sanic runs this factory in the main process
+and again in every worker, so each of them checks the multiprocess directory first.
+"""
+
+import importlib
+import os
+
+from sanic import Sanic
+
+from app_instrumentation.instrumentation import instrument
+from app_instrumentation.multiprocess_dir import require_multiprocess_dir
+
+INSTRUMENTED_APP_ENV_VAR = "INSTRUMENTED_APP"
+
+
+def _fail(problem: str) -> SystemExit:
+    return SystemExit(
+        f"app_instrumentation: error: {INSTRUMENTED_APP_ENV_VAR} {problem}; fix: set it to "
+        "'module:factory' or 'module:app', e.g. app.server:create_app, with the module importable"
+    )
+
+
+def load_app(target: str) -> Sanic:
+    """Import `module:name` and return the Sanic app it is or that calling it returns."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise _fail(f"={target!r} is not of the form module:name")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except ModuleNotFoundError as error:
+        raise _fail(f"={target}: module {error.name!r} not found") from None
+    except AttributeError:
+        raise _fail(f"={target}: {module_name} has no attribute {attribute!r}") from None
+    app = found if isinstance(found, Sanic) else found() if callable(found) else found
+    if not isinstance(app, Sanic):
+        raise _fail(f"={target} gave {type(app).__name__}, not a Sanic app")
+    return app
+
+
+def create_app() -> Sanic:
+    """Load the app named in INSTRUMENTED_APP and instrument it."""
+    require_multiprocess_dir()
+    target = os.environ.get(INSTRUMENTED_APP_ENV_VAR, "")
+    if not target:
+        raise _fail("is not set")
+    return instrument(load_app(target))

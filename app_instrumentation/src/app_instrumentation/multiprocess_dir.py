@@ -1,0 +1,58 @@
+"""Fail fast when prometheus_client cannot run in multiprocess mode.
+
+A worker that silently falls back to in-memory values serves only its own numbers, so a
+misconfigured directory must stop the service at start, in the main process and in every worker.
+"""
+
+import os
+import sys
+
+ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class MultiprocessDirError(SystemExit):
+    """Exits the process with one line naming the variable, the path and the fix."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"app_instrumentation: error: {ENV_VAR} {problem}; fix: {fix}")
+
+
+def _values_are_in_memory() -> bool:
+    # prometheus_client picks its value backend once, at import; read that choice without importing.
+    values = sys.modules.get("prometheus_client.values")
+    return values is not None and not values.ValueClass._multiprocess
+
+
+def require_multiprocess_dir() -> str:
+    """Return the usable multiprocess directory or exit with a one-line error."""
+    path = os.environ.get(ENV_VAR, "")
+    if not path:
+        raise MultiprocessDirError(
+            "is not set",
+            f"set {ENV_VAR}=/dev/shm/<service> in the service environment before Python starts",
+        )
+    if not os.path.isabs(path):
+        raise MultiprocessDirError(
+            f"={path} is not an absolute path",
+            "use an absolute path on tmpfs such as /dev/shm/<service>",
+        )
+    if not os.path.exists(path):
+        raise MultiprocessDirError(
+            f"={path} does not exist",
+            "create it before start (systemd-tmpfiles line 'd <path> 0750 <user> <group> - -')",
+        )
+    if not os.path.isdir(path):
+        raise MultiprocessDirError(
+            f"={path} is not a directory", "point it at a directory on tmpfs"
+        )
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise MultiprocessDirError(
+            f"={path} is not writable by uid {os.geteuid()}",
+            "make the service user own the directory (systemd-tmpfiles sets owner and mode)",
+        )
+    if _values_are_in_memory():
+        raise MultiprocessDirError(
+            f"={path} was set after prometheus_client was imported, so values stay in memory",
+            "set it in the service environment (systemd Environment=), not from Python code",
+        )
+    return path

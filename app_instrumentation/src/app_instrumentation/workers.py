@@ -1,0 +1,133 @@
+"""Worker lifecycle in the Sanic main process: clean up after a dead worker, then replace it.
+
+Sanic 25.x marks a crashed worker FAILED and keeps serving with one worker fewer; it has no
+child_exit hook. `WorkerSupervisor` is a thread in the main process that watches the states the
+manager's own monitor loop records. For each worker that died it calls `_on_worker_exit` (which
+must finish before a replacement exists, since a new process may reuse the pid) and then asks the
+manager to restart that one worker through the manager's monitor pipe, so the restart itself runs
+in the manager's thread like any restart Sanic does on request; this thread never mutates the
+manager. A worker that keeps dying is not restarted forever: past `max_restarts` within
+`restart_window` seconds the service shuts down and exits non-zero so systemd can act.
+
+`sanic_workers_live` and `sanic_workers_configured` are written by this process only, with
+multiprocess_mode "mostrecent": the newest write wins, so a file left by an earlier main process
+(if the directory was not wiped) cannot outvote the current one, whereas sum/max would add or
+keep stale values; workers never import this module and so never write these gauges.
+"""
+
+import collections
+import os
+import threading
+import time
+
+from prometheus_client import Gauge, multiprocess
+from sanic.log import error_logger, logger
+from sanic.worker.constants import ProcessState
+from sanic.worker.manager import WorkerManager
+from sanic.worker.process import WorkerProcess
+
+WORKERS_LIVE = Gauge(
+    "sanic_workers_live",
+    "Sanic server workers that are running and acknowledged, as seen by the main process.",
+    multiprocess_mode="mostrecent",
+)
+WORKERS_CONFIGURED = Gauge(
+    "sanic_workers_configured",
+    "Sanic server workers the main process is configured to run.",
+    multiprocess_mode="mostrecent",
+)
+EXIT_CODE_RESTART_LOOP = 3
+_EXITED = frozenset((ProcessState.FAILED, ProcessState.COMPLETED))
+
+
+def _on_worker_exit(multiprocess_dir: str, pid: int) -> None:
+    """Bookkeeping for a dead worker's files; runs before its replacement is started."""
+    if pid == os.getpid():
+        raise ValueError("refusing to mark the running main process dead")
+    multiprocess.mark_process_dead(pid, multiprocess_dir)
+
+
+class WorkerSupervisor:
+    """Keeps the service at the configured number of server workers (see module docstring)."""
+
+    def __init__(
+        self,
+        manager: WorkerManager,
+        multiprocess_dir: str,
+        *,
+        poll_interval: float = 0.1,
+        max_restarts: int = 10,
+        restart_window: float = 60.0,
+    ) -> None:
+        self._manager = manager
+        self._multiprocess_dir = multiprocess_dir
+        self._poll_interval = poll_interval
+        self._max_restarts = max_restarts
+        self._restart_window = restart_window
+        self._restart_times: collections.deque[float] = collections.deque()
+        self._handled_pid: dict[str, int] = {}
+        self._published_counts: tuple[int, int] | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+        self.gave_up = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._poll_interval):
+            try:
+                self.check_workers()
+            except Exception:
+                error_logger.exception("worker supervisor check failed")
+
+    def _server_processes(self) -> list[WorkerProcess]:
+        # Snapshots: the manager's thread may add or remove workers while we read.
+        return [
+            process
+            for worker in list(self._manager.transient.values())
+            if worker.name.startswith(WorkerProcess.SERVER_LABEL)
+            for process in list(worker.processes)
+        ]
+
+    def check_workers(self) -> None:
+        processes = self._server_processes()
+        for process in processes:
+            pid = process.pid
+            if process.state in _EXITED and pid and self._handled_pid.get(process.name) != pid:
+                self._handled_pid[process.name] = pid
+                self._replace(process, pid)
+        counts = (sum(p.state is ProcessState.ACKED for p in processes), self._manager.num_server)
+        if counts != self._published_counts:
+            WORKERS_LIVE.set(counts[0])
+            WORKERS_CONFIGURED.set(counts[1])
+            self._published_counts = counts
+
+    def _replace(self, process: WorkerProcess, pid: int) -> None:
+        error_logger.error(
+            "Worker %s (pid %s) exited with code %s; cleaning up its metrics and restarting it",
+            process.name,
+            pid,
+            process.exitcode,
+        )
+        _on_worker_exit(self._multiprocess_dir, pid)
+        now = time.monotonic()
+        self._restart_times.append(now)
+        while self._restart_times[0] < now - self._restart_window:
+            self._restart_times.popleft()
+        if len(self._restart_times) > self._max_restarts:
+            error_logger.error(
+                "More than %s worker restarts within %ss: shutting down to exit with code %s",
+                self._max_restarts,
+                self._restart_window,
+                EXIT_CODE_RESTART_LOOP,
+            )
+            self.gave_up = True
+            self._manager.monitor_publisher.send("__TERMINATE__")
+            return
+        self._manager.monitor_publisher.send(process.name)
+        logger.info("Requested restart of worker %s", process.name)
