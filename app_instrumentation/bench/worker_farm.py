@@ -14,6 +14,60 @@ import sys
 import tempfile
 from pathlib import Path
 
+GAUGE_MODES = (
+    "all",
+    "liveall",
+    "min",
+    "livemin",
+    "max",
+    "livemax",
+    "sum",
+    "livesum",
+    "mostrecent",
+    "livemostrecent",
+)
+# One metric of every kind and gauge mode, each labelled by route.
+EVERY_KIND = [
+    {"kind": "counter", "name": "jobs", "labels": ["route"]},
+    {"kind": "histogram", "name": "latency_seconds", "labels": ["route"], "buckets": [0.25, 1, 4]},
+    {"kind": "summary", "name": "payload_bytes", "labels": ["route"]},
+] + [
+    {"kind": "gauge", "name": f"level_{mode}", "labels": ["route"], "mode": mode}
+    for mode in GAUGE_MODES
+]
+_METHODS = {"counter": "inc", "histogram": "observe", "summary": "observe", "gauge": "set"}
+
+
+def random_operations(rng, count, routes=("a", "b", "c")):
+    """`count` random operations on EVERY_KIND; amounts are multiples of 1/4 so sums stay exact."""
+    operations = []
+    for _ in range(count):
+        index = rng.randrange(len(EVERY_KIND))
+        kind = EVERY_KIND[index]["kind"]
+        low = -32 if kind == "gauge" else 0
+        amount = rng.randint(low, 32) / 4
+        operations.append([index, [rng.choice(routes)], _METHODS[kind], amount])
+    return operations
+
+
+def http_metrics():
+    """The seed recipe's metrics: a request counter and a duration histogram per route."""
+    labels = ["method", "route", "status"]
+    return [
+        {"kind": "counter", "name": "http_requests", "labels": labels},
+        {"kind": "histogram", "name": "http_request_duration_seconds", "labels": labels},
+    ]
+
+
+def http_operations(routes, requests_per_route=1):
+    """Each route served `requests_per_route` times (0.03 s each) with GET and status 200."""
+    operations = []
+    for route in range(routes):
+        labels = ["GET", f"/route/{route}", "200"]
+        operations += [[0, labels, "inc", requests_per_route]]
+        operations += [[1, labels, "observe", 0.03]] * requests_per_route
+    return operations
+
 
 class WorkerFarm:
     """Client of a farm process; use as a context manager."""
