@@ -18,7 +18,7 @@ INSTRUMENTED_APP_ENV_VAR = "INSTRUMENTED_APP"
 
 def _fail(problem: str) -> SystemExit:
     return SystemExit(
-        f"app_instrumentation: error: {INSTRUMENTED_APP_ENV_VAR} {problem}; fix: set it to "
+        f"app_instrumentation: error: {INSTRUMENTED_APP_ENV_VAR}{problem}; fix: set it to "
         "'module:factory' or 'module:app', e.g. app.server:create_app, with the module importable"
     )
 
@@ -45,5 +45,5 @@ def create_app() -> Sanic:
     require_multiprocess_dir()
     target = os.environ.get(INSTRUMENTED_APP_ENV_VAR, "")
     if not target:
-        raise _fail("is not set")
+        raise _fail(" is not set")
     return instrument(load_app(target))

@@ -13,8 +13,9 @@ ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 class MultiprocessDirError(SystemExit):
     """Exits the process with one line naming the variable, the path and the fix."""
 
-    def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(f"app_instrumentation: error: {ENV_VAR} {problem}; fix: {fix}")
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        setting = f"{ENV_VAR}={path}" if path else ENV_VAR
+        super().__init__(f"app_instrumentation: error: {setting} {problem}; fix: {fix}")
 
 
 def _values_are_in_memory() -> bool:
@@ -28,31 +29,34 @@ def require_multiprocess_dir() -> str:
     path = os.environ.get(ENV_VAR, "")
     if not path:
         raise MultiprocessDirError(
+            path,
             "is not set",
             f"set {ENV_VAR}=/dev/shm/<service> in the service environment before Python starts",
         )
     if not os.path.isabs(path):
         raise MultiprocessDirError(
-            f"={path} is not an absolute path",
+            path,
+            "is not an absolute path",
             "use an absolute path on tmpfs such as /dev/shm/<service>",
         )
     if not os.path.exists(path):
         raise MultiprocessDirError(
-            f"={path} does not exist",
+            path,
+            "does not exist",
             "create it before start (systemd-tmpfiles line 'd <path> 0750 <user> <group> - -')",
         )
     if not os.path.isdir(path):
-        raise MultiprocessDirError(
-            f"={path} is not a directory", "point it at a directory on tmpfs"
-        )
+        raise MultiprocessDirError(path, "is not a directory", "point it at a directory on tmpfs")
     if not os.access(path, os.W_OK | os.X_OK):
         raise MultiprocessDirError(
-            f"={path} is not writable by uid {os.geteuid()}",
+            path,
+            f"is not writable by uid {os.geteuid()}",
             "make the service user own the directory (systemd-tmpfiles sets owner and mode)",
         )
     if _values_are_in_memory():
         raise MultiprocessDirError(
-            f"={path} was set after prometheus_client was imported, so values stay in memory",
+            path,
+            "was set after prometheus_client was imported, so values stay in memory",
             "set it in the service environment (systemd Environment=), not from Python code",
         )
     return path

@@ -1,0 +1,256 @@
+"""A real `sanic --workers N` service on 127.0.0.1 for tests, and a small HTTP/1.1 load client."""
+
+import asyncio
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+TESTS_DIR = Path(__file__).resolve().parent
+DEMO_DIR = TESTS_DIR.parent / "demo"
+SANIC = Path(sys.executable).with_name("sanic")
+DEMO_APP = "app.server:create_app"
+SERVER_WORKER_PREFIX = "Sanic-Server-"
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_multiprocess_dir() -> str:
+    return tempfile.mkdtemp(prefix="app-instrumentation-test-", dir="/dev/shm")
+
+
+def service_environment(multiprocess_dir: str | None, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PROMETHEUS_", "METRICS_", "INSTRUMENTED_APP", "SANIC_"))
+    }
+    env["PYTHONPATH"] = os.pathsep.join([str(DEMO_DIR), str(TESTS_DIR)])
+    env["INSTRUMENTED_APP"] = DEMO_APP
+    if multiprocess_dir is not None:
+        env["PROMETHEUS_MULTIPROC_DIR"] = multiprocess_dir
+    env.update(extra)
+    return env
+
+
+def sanic_command(port: int, workers: int) -> list[str]:
+    return [
+        str(SANIC),
+        "app_instrumentation.factory:create_app",
+        "--factory",
+        "--workers",
+        str(workers),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse_exposition(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def request_counts(samples: Samples) -> dict[tuple[str, str, str], float]:
+    """(route, method, status) -> requests, from the duration histogram's _count."""
+    counts = {}
+    for (name, labels), value in samples.items():
+        if name == "http_server_request_duration_seconds_count":
+            label = dict(labels)
+            key = (
+                label["http_route"],
+                label["http_request_method"],
+                label["http_response_status_code"],
+            )
+            counts[key] = value
+    return counts
+
+
+class SanicService:
+    """Starts the demo app (or another) behind the zero-change factory; always cleans up."""
+
+    def __init__(self, workers: int = 4, **env: str) -> None:
+        self.workers = workers
+        self.port = free_port()
+        self.multiprocess_dir = fresh_multiprocess_dir()
+        self.log_path = Path(self.multiprocess_dir + ".log")
+        self._env = service_environment(self.multiprocess_dir, **env)
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "SanicService":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                sanic_command(self.port, self.workers),
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_for_live_workers(self.workers, START_TIMEOUT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self._kill_leftovers()
+        shutil.rmtree(self.multiprocess_dir, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
+    def _kill_leftovers(self) -> None:
+        # Workers share the session; anything still in it after the main process is gone goes too.
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    def scrape(self) -> Samples:
+        status, _, body = self.request("GET", "/metrics")
+        assert status == 200, body
+        return parse_exposition(body.decode())
+
+    def wait_for_live_workers(self, workers: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                samples = self.scrape()
+            except (OSError, http.client.HTTPException):
+                samples = {}
+            if samples.get(("sanic_workers_live", frozenset())) == workers:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"not {workers} live workers after {timeout}s:\n{self.log()}")
+
+    def worker_pids(self) -> dict[str, int]:
+        """Live server workers: Sanic process name -> pid, read from /proc."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        workers = {}
+        for pid in map(int, children.split()):
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                continue
+            for entry in environ:
+                name = entry.decode().partition("SANIC_WORKER_NAME=")[2]
+                if name.startswith(SERVER_WORKER_PREFIX) and state != "Z":
+                    workers[name] = pid
+        return workers
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one response; returns (status, connection stays open)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers.get("connection", "keep-alive").lower() != "close"
+
+
+def _request_bytes(method: str, path: str) -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+async def send_requests(
+    port: int, requests: list[tuple[str, str]], connections: int, pipeline: int = 1
+) -> list[int]:
+    """Send every (method, path) once over `connections` keep-alive connections; return statuses.
+
+    With pipeline > 1 each connection writes that many requests before reading their responses.
+    """
+    queue = list(reversed(requests))
+    statuses: list[int] = []
+
+    async def connection_loop() -> None:
+        reader = writer = None
+        while queue:
+            batch = [queue.pop() for _ in range(min(pipeline, len(queue)))]
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"".join(_request_bytes(method, path) for method, path in batch))
+            await writer.drain()
+            keep_alive = True
+            for _ in batch:
+                status, keep_alive = await _read_response(reader)
+                statuses.append(status)
+            if not keep_alive:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(connection_loop() for _ in range(connections)))
+    return statuses
+
+
+async def disconnect_during(port: int, path: str, after: float) -> None:
+    """Send a request and close the connection before the response arrives."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_request_bytes("GET", path))
+    await writer.drain()
+    await asyncio.sleep(after)
+    writer.close()
+    await writer.wait_closed()
