@@ -12,7 +12,16 @@ PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,curl,proc
 MIN_FREE_MB=1024
 MOLECULE_ENV="$CACHE_DIR/molecule.env"
 
-recipe_hash() { sha256sum "${BASH_SOURCE[0]}" | cut -c1-12; }
+# Only what goes into an image counts, so editing the rest of this script rebuilds nothing.
+recipe_hash() { { echo "$PACKAGES"; declare -f build_image; } | sha256sum | cut -c1-12; }
+
+# Drops this suite's images built from older recipes; one still used by a container stays.
+remove_outdated_images() {
+  local suite=$1 current=$2 image
+  for image in $(docker images --format '{{.Repository}}:{{.Tag}}' "spm-base" | grep "^spm-base:$suite-"); do
+    [ "$image" = "$current" ] || docker rmi "$image" >/dev/null 2>&1 || true
+  done
+}
 
 # The mirror this machine already uses for its own Debian release (never a hard-coded host).
 debian_mirror() {
@@ -102,6 +111,7 @@ main() {
         [ -n "$mirror" ] || mirror=$(debian_mirror)
         [ -n "$mirror" ] || die "could not find this machine's Debian mirror in its apt configuration"
         build_image "$suite" "$tag" "$mirror"
+        remove_outdated_images "$suite" "$tag"
       fi
       echo "SPM_IMAGE_${suite^^}=$tag"
     done

@@ -1,0 +1,26 @@
+# Entry points; the scripts under scripts/ do the work and print what they do.
+.PHONY: test lab lab-down setup images lint bench converge verify
+
+test:  ## everything CI runs: set-up, lint, tests, benchmark smoke, Molecule fleet
+	scripts/test.sh
+
+lab:  ## bring up the lab fleet with ansible-playbook site.yml and leave it running
+	scripts/lab.sh up
+
+lab-down:  ## destroy the lab fleet
+	scripts/lab.sh down
+
+setup:  ## install Debian packages, start dockerd, create the venv, build images
+	scripts/setup.sh
+
+images:  ## build (or reuse) the systemd base images
+	scripts/images.sh
+
+bench:  ## full benchmark table and the README's charts
+	.venv/bin/python app_instrumentation/bench/run.py --charts docs/figures
+
+converge:  ## create the Molecule fleet if needed and converge it (development loop)
+	scripts/molecule.sh converge
+
+verify:  ## run the Molecule verify step against the converged fleet
+	scripts/molecule.sh verify
