@@ -7,8 +7,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/spm-dockerd.log}
-DOCKERD_PIDFILE=/var/run/docker.pid
+DOCKERD_PIDFILE=${DOCKERD_PIDFILE:-/var/run/docker.pid}
 START_TIMEOUT=${DOCKERD_START_TIMEOUT:-60}
+# Extra dockerd flags, word-split (e.g. "--data-root /srv/docker").
+read -r -a DOCKERD_ARGS <<<"${DOCKERD_ARGS:-}"
 
 docker_answers() { docker info >/dev/null 2>&1; }
 
@@ -31,14 +33,19 @@ fi
 
 if [ -z "${pid:-}" ]; then
   log "starting dockerd in the background (log: $DOCKERD_LOG)"
-  setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  setsid dockerd --pidfile "$DOCKERD_PIDFILE" "${DOCKERD_ARGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  pid=$!
 fi
 
 for _ in $(seq "$START_TIMEOUT"); do
-  docker_answers && {
+  if docker_answers; then
     log "Docker engine answers"
     exit 0
-  }
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    tail -n 20 "$DOCKERD_LOG" >&2 || true
+    die "dockerd exited before answering; see $DOCKERD_LOG (last lines above)"
+  fi
   sleep 1
 done
 tail -n 20 "$DOCKERD_LOG" >&2 || true

@@ -9,6 +9,8 @@ set -euo pipefail
 
 SUITES=(bookworm trixie forky)
 PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,curl,procps,iproute2
+IMAGE_REPOSITORY=${SPM_IMAGE_REPOSITORY:-spm-base}
+BUILD_DIR=${SPM_BUILD_DIR:-/var/tmp}
 MIN_FREE_MB=1024
 MOLECULE_ENV="$CACHE_DIR/molecule.env"
 
@@ -18,7 +20,7 @@ recipe_hash() { { echo "$PACKAGES"; declare -f build_image; } | sha256sum | cut 
 # Drops this suite's images built from older recipes; one still used by a container stays.
 remove_outdated_images() {
   local suite=$1 current=$2 image
-  for image in $(docker images --format '{{.Repository}}:{{.Tag}}' "spm-base" | grep "^spm-base:$suite-"); do
+  for image in $(docker images --format '{{.Repository}}:{{.Tag}}' "$IMAGE_REPOSITORY" | grep "^$IMAGE_REPOSITORY:$suite-"); do
     [ "$image" = "$current" ] || docker rmi "$image" >/dev/null 2>&1 || true
   done
 }
@@ -44,9 +46,9 @@ build_image() {
   script=$suite
   # Debian testing has no debootstrap script of its own yet; sid's works for it.
   [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=sid
-  require_free_space /var/tmp
+  require_free_space "$BUILD_DIR"
   require_free_space "$(docker info --format '{{.DockerRootDir}}')"
-  rootfs=$(mktemp -d /var/tmp/spm-rootfs-"$suite".XXXXXX)
+  rootfs=$(mktemp -d "$BUILD_DIR/spm-rootfs-$suite.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
   trap "rm -rf '$rootfs'" RETURN
   log "debootstrap $suite from $mirror (about a minute)"
@@ -102,7 +104,7 @@ main() {
   {
     echo "SPM_CGROUP_VOLUME=$(cgroup_volume)"
     for suite in "${SUITES[@]}"; do
-      tag=${IMAGE_OVERRIDE[$suite]:-spm-base:$suite-$hash}
+      tag=${IMAGE_OVERRIDE[$suite]:-$IMAGE_REPOSITORY:$suite-$hash}
       if [ -n "${IMAGE_OVERRIDE[$suite]:-}" ]; then
         log "using $tag for $suite (SPM_IMAGE_OVERRIDES)"
       elif docker image inspect "$tag" >/dev/null 2>&1; then
