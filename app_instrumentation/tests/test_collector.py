@@ -4,6 +4,7 @@ Directories are written by real prometheus_client writers: forked processes, eac
 """
 
 import logging
+import os
 import random
 import struct
 import sys
@@ -20,6 +21,7 @@ from app_instrumentation.compaction import compact_dead_worker, encode_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -124,3 +126,44 @@ def test_unreadable_files_are_skipped_counted_and_logged_once(farm, metrics_dir,
 def test_collector_refuses_a_missing_directory(tmp_path):
     with pytest.raises(ValueError, match="PROMETHEUS_MULTIPROC_DIR"):
         SafeMultiProcessCollector(None, path=str(tmp_path / "missing"))
+
+
+FILE_NAMES = ["counter_1.db", "counter_2.db", "histogram_1.db", "gauge_all_1.db", "gauge_max_2.db"]
+KEYS = [
+    mmap_key(metric, f"{metric}{suffix}", ["route"], [route], metric)
+    for metric, suffix in [("jobs", "_total"), ("level", "")]
+    for route in "abc"
+] + [
+    mmap_key("wait_seconds", f"wait_seconds{suffix}", labels, values, "wait_seconds")
+    for suffix, labels, values in [("_sum", [], []), ("_bucket", ["le"], ["1.0"])]
+]
+file_writes = st.tuples(
+    st.sampled_from(FILE_NAMES), st.sampled_from(KEYS), st.integers(0, 64).map(lambda v: v / 4)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.one_of(file_writes, st.sampled_from(FILE_NAMES)), min_size=1, max_size=30))
+def test_files_that_grow_change_or_are_replaced_between_scrapes_read_like_stock(steps):
+    """A file is written with prometheus_client's own MmapedDict, a step at a time."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="test_layouts_") as path:
+        writers = {}
+        try:
+            for step in steps:
+                if isinstance(step, str):
+                    # The file is replaced by a new, empty one (pid reuse after a wipe).
+                    if step in writers:
+                        writers.pop(step).close()
+                        os.remove(os.path.join(path, step))
+                    continue
+                name, key, value = step
+                if name not in writers:
+                    writers[name] = MmapedDict(os.path.join(path, name))
+                writers[name].write_value(key, value, 0.0)
+                stock = exposition(MultiProcessCollector, path)
+                assert without_own_gauges(exposition(SafeMultiProcessCollector, path)) == (
+                    stock.rstrip("\n")
+                )
+        finally:
+            for writer in writers.values():
+                writer.close()

@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 _FILE_TYPES = frozenset(("counter", "gauge", "histogram", "summary"))
 _unpack_length = struct.Struct("i").unpack_from
 _unpack_value_and_timestamp = struct.Struct("dd").unpack_from
+# Layouts of files read before, by path; pruned to the current listing at every scrape.
+_layouts = {}
+_LAYOUT_LIMIT = 4096
+_structs_by_lengths = {}
+# One bytes object per distinct key, shared by all layouts that hold it.
+_interned_keys = {}
+_INTERNED_KEYS_LIMIT = 1 << 16
 # Paths already logged as unreadable by this process: one line per file, not one per scrape.
 _reported_unreadable = set()
 _REPORTED_UNREADABLE_LIMIT = 10_000
@@ -54,8 +61,10 @@ class SafeMultiProcessCollector:
     def collect(self):
         merge = _Merge()
         with directory_lock(self._path, exclusive=False):
-            for path in glob.glob(os.path.join(self._path, "*.db")):
+            paths = glob.glob(os.path.join(self._path, "*.db"))
+            for path in paths:
                 merge.add_file(path)
+        _forget_layouts_except(self._path, paths)
         yield from merge.metrics()
         yield GaugeMetricFamily(
             FILES_METRIC,
@@ -67,6 +76,14 @@ class SafeMultiProcessCollector:
             "Multiprocess .db files skipped in this scrape because they could not be read.",
             value=merge.files_unreadable,
         )
+
+
+def _forget_layouts_except(directory, paths):
+    """Drop cached layouts of this directory's files that are gone (compacted or wiped)."""
+    current = set(paths)
+    prefix = os.path.join(directory, "")
+    for path in [p for p in _layouts if p.startswith(prefix) and p not in current]:
+        _layouts.pop(path, None)
 
 
 @functools.lru_cache(maxsize=1 << 15)
@@ -88,31 +105,77 @@ def _file_kind(path):
     return typ, mode, pid
 
 
-def _read_entries(path):
-    """[((series, help text), value, timestamp)] of one file, read as mmap_dict lays it out."""
+class _Layout:
+    """Where a file's entries sit, so reading it again costs two struct unpacks.
+
+    Files only grow by appending entries, so a layout stays valid for a file's lifetime; it is
+    checked on every read by comparing all bytes except the values (lengths, keys, padding).
+    """
+
+    __slots__ = ("keys", "keys_struct", "parsed", "used", "values_struct")
+
+    def __init__(self, used, keys, parsed):
+        self.used, self.keys, self.parsed = used, tuple(keys), tuple(parsed)
+        self.keys_struct, self.values_struct = _structs_for(tuple(len(key) for key in keys))
+
+    def matches(self, data):
+        return self.keys_struct.unpack_from(data) == self.keys
+
+
+def _structs_for(key_lengths):
+    """(keys struct, values struct) over entries whose length+key+padding take these sizes."""
+    structs = _structs_by_lengths.get(key_lengths)
+    if structs is None:
+        if len(_structs_by_lengths) >= _LAYOUT_LIMIT:
+            _structs_by_lengths.clear()
+        # "=": standard sizes and no alignment, so offsets are exactly mmap_dict's.
+        keys_format = "".join(f"{length}s16x" for length in key_lengths)
+        values_format = "".join(f"{length}xdd" for length in key_lengths)
+        structs = (struct.Struct(f"=8x{keys_format}"), struct.Struct(f"=8x{values_format}"))
+        _structs_by_lengths[key_lengths] = structs
+    return structs
+
+
+def _read_file(path):
+    """((series, help text) per entry, flat (value, timestamp, ...) tuple) of one file."""
     with open(path, "rb") as stream:
         data = stream.read(mmap.PAGESIZE)
         if not data:
             # MmapedDict creates the file empty, then sizes it: a worker is just starting.
-            return []
+            return (), ()
         used = _unpack_length(data, 0)[0]
         if used > len(data):
             data += stream.read(used - len(data))
     if used > len(data):
         raise ValueError(f"file is {len(data)} bytes but its header says {used} are used")
-    entries = []
-    append = entries.append
-    position = 8
+    layout = _layouts.get(path)
+    if layout is None or layout.used > used or not layout.matches(data):
+        layout = _Layout(8, (), ())
+    if layout.used < used:
+        layout = _extended_layout(layout, data, used)
+        if len(_layouts) < _LAYOUT_LIMIT or path in _layouts:
+            _layouts[path] = layout
+    return layout.parsed, layout.values_struct.unpack_from(data)
+
+
+def _extended_layout(layout, data, used):
+    """`layout` plus the entries appended after it, parsed the way mmap_dict writes them."""
+    keys, parsed = list(layout.keys), list(layout.parsed)
+    position = layout.used
     while position < used:
         length = _unpack_length(data, position)[0]
         if length < 0 or position + length > used:
             raise ValueError(f"entry at byte {position} runs beyond the used size {used}")
-        key_start = position + 4
-        value_position = key_start + length + 8 - (length + 4) % 8
-        value, timestamp = _unpack_value_and_timestamp(data, value_position)
-        append((_parse_key(data[key_start : key_start + length]), value, timestamp))
+        value_position = position + 4 + length + 8 - (length + 4) % 8
+        if value_position + 16 > used:
+            raise ValueError(f"value at byte {value_position} runs beyond the used size {used}")
+        key = data[position:value_position]
+        keys.append(_interned_keys.setdefault(key, key))
+        parsed.append(_parse_key(data[position + 4 : position + 4 + length]))
         position = value_position + 16
-    return entries
+    if len(_interned_keys) > _INTERNED_KEYS_LIMIT:
+        _interned_keys.clear()
+    return _Layout(used, keys, parsed)
 
 
 class _Series:
@@ -136,7 +199,7 @@ class _Merge:
     def add_file(self, path):
         try:
             typ, mode, pid = _file_kind(path)
-            entries = _read_entries(path)
+            parsed, values = _read_file(path)
         except FileNotFoundError:
             # Removed since the listing (mark_process_dead by a caller that takes no lock).
             return
@@ -150,9 +213,9 @@ class _Merge:
             return
         self.files_merged += 1
         if typ == "gauge":
-            self._add_gauge_entries(entries, mode, pid)
+            self._add_gauge_entries(parsed, values, mode, pid)
         else:
-            self._add_summed_entries(entries, typ)
+            self._add_summed_entries(parsed, values[::2], typ)
 
     def _metric(self, metric_name, help_text, typ):
         metric = self._metrics.get(metric_name)
@@ -160,23 +223,30 @@ class _Merge:
             metric = self._metrics[metric_name] = Metric(metric_name, help_text, typ)
         return metric
 
-    def _add_gauge_entries(self, entries, mode, pid):
-        for (series, help_text), value, timestamp in entries:
+    def _add_gauge_entries(self, parsed, values, mode, pid):
+        for (series, help_text), value, timestamp in zip(
+            parsed, values[::2], values[1::2], strict=True
+        ):
             metric_name, name, labels = series
             metric = self._metric(metric_name, help_text, "gauge")
             metric._multiprocess_mode = mode
             metric.add_sample(name, (*labels, ("pid", pid)), value, timestamp)
 
-    def _add_summed_entries(self, entries, typ):
+    def _add_summed_entries(self, parsed, values, typ):
         sums = self._sums
-        for (series, help_text), value, _ in entries:
+        for (series, help_text), value in zip(parsed, values, strict=True):
             total = sums.get(series)
-            if total is None:
+            if total is not None:
+                sums[series] = total + value
+                continue
+            metric = self._metric(series[0], help_text, typ)
+            if metric.type == "gauge":
+                # A gauge file named this metric first: the stock merge applies the gauge mode.
+                metric.add_sample(series[1], series[2], value)
+            else:
                 # Same start and order as the stock merge's defaultdict(float) += value.
                 sums[series] = 0.0 + value
-                self._metric(series[0], help_text, typ).samples.append(_Series(series))
-            else:
-                sums[series] = total + value
+                metric.samples.append(_Series(series))
 
     def metrics(self):
         sums = self._sums

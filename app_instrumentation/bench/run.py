@@ -1,0 +1,467 @@
+"""Benchmark of multiprocess metrics: scrape cost, compaction, hot path, footprint, hello p99.
+
+    .venv/bin/python app_instrumentation/bench/run.py [--quick] [--charts DIR]
+
+Prints one table; every row is measured in this run, stock and this project on the same
+directories. Directories are written by real prometheus_client writers (worker_farm.py): each
+worker serves every route once, with the seed recipe's counter + histogram per route.
+`--quick` uses smaller sizes (CI smoke test, < 60 s); every row is still printed.
+"""
+
+import argparse
+import contextlib
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from app_instrumentation.collector import FILES_METRIC, SafeMultiProcessCollector
+from app_instrumentation.compaction import compact_dead_worker
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from worker_farm import WorkerFarm, http_metrics, http_operations
+
+BENCH_DIR = Path(__file__).resolve().parent
+SIZES = {
+    "full": {
+        "live_grid": [(4, 20), (16, 20), (16, 50)],
+        "dead_steps": [250, 500, 1000, 2000],
+        "dead_row": 1000,
+        "scrape_budget_seconds": 1.5,
+        "hot_path_requests": 100_000,
+        "wrk_seconds": 10,
+    },
+    "quick": {
+        "live_grid": [(4, 20), (16, 20), (16, 50)],
+        "dead_steps": [50, 100, 200],
+        "dead_row": 100,
+        "scrape_budget_seconds": 0.2,
+        "hot_path_requests": 10_000,
+        "wrk_seconds": 2,
+    },
+}
+SCRAPE_REPEATS = (3, 50)  # at least, at most; within the time budget
+HOT_PATH_ROUTES = 20
+HOT_PATH_ROUNDS = 3
+P99_LIVE_WORKERS, P99_ROUTES = 4, 20
+
+
+def scrape_seconds(collector_class, path):
+    started = time.perf_counter()
+    registry = CollectorRegistry()
+    collector_class(registry, path=str(path))
+    generate_latest(registry)
+    return time.perf_counter() - started
+
+
+def median_scrape_ms(paths, budget_seconds):
+    """{name: {collector: median ms}}; collectors and directories alternate in every round."""
+    collectors = (MultiProcessCollector, SafeMultiProcessCollector)
+    timings = {name: {cls: [] for cls in collectors} for name in paths}
+    started = time.perf_counter()
+    least, most = SCRAPE_REPEATS
+    for repeat in range(most):
+        if repeat >= least and time.perf_counter() - started > budget_seconds:
+            break
+        for name, path in paths.items():
+            for cls in collectors:
+                timings[name][cls].append(scrape_seconds(cls, path))
+    return {
+        name: {cls: statistics.median(samples) * 1e3 for cls, samples in by_collector.items()}
+        for name, by_collector in timings.items()
+    }
+
+
+def write_workers(farm, path, workers, routes):
+    return farm.run_workers(path, http_metrics(), http_operations(routes), count=workers)
+
+
+def compacted_copy(source, destination, dead_pids):
+    """Copy of `source` with `dead_pids` compacted; returns ms per compacted worker."""
+    shutil.copytree(source, destination)
+    started = time.perf_counter()
+    for pid in dead_pids:
+        compact_dead_worker(str(destination), pid)
+    return (time.perf_counter() - started) / max(len(dead_pids), 1) * 1e3
+
+
+def measure_scrapes(farm, workdir, sizes):
+    """Scrape medians for the live grid and along growing dead-worker counts."""
+    budget = sizes["scrape_budget_seconds"]
+    results = {"grid": {}, "dead": {}}
+    for live, routes in sizes["live_grid"]:
+        path = workdir / f"live_{live}x{routes}"
+        path.mkdir()
+        write_workers(farm, path, live, routes)
+        results["grid"][(live, routes)] = median_scrape_ms({"": path}, budget)[""]
+    no_dead = workdir / f"live_{P99_LIVE_WORKERS}x{P99_ROUTES}"
+    uncompacted = workdir / "with_dead"
+    shutil.copytree(no_dead, uncompacted)
+    dead_pids = []
+    for dead in sizes["dead_steps"]:
+        dead_pids += write_workers(farm, uncompacted, dead - len(dead_pids), P99_ROUTES)
+        compacted = workdir / f"compacted_{dead}"
+        compaction_ms = compacted_copy(uncompacted, compacted, dead_pids)
+        paths = {"none": no_dead, "uncompacted": uncompacted, "compacted": compacted}
+        results["dead"][dead] = median_scrape_ms(paths, budget)
+        results["dead"][dead]["compaction_ms_per_worker"] = compaction_ms
+    results["p99_dirs"] = {"uncompacted": uncompacted, "compacted": compacted}
+    results["p99_dead"] = sizes["dead_steps"][-1]
+    return results
+
+
+def measure_hot_path(requests):
+    """{variant: {"us_per_request", "tmpfs_bytes"}}; one worker process per variant and round,
+    variants alternating so that load from elsewhere on the machine hits them alike."""
+    runs = {variant: [] for variant in ("recipe", "cached_children", "project")}
+    for _ in range(HOT_PATH_ROUNDS):
+        for variant, results in runs.items():
+            with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_hot_path_") as path:
+                completed = subprocess.run(
+                    [
+                        sys.executable,
+                        BENCH_DIR / "hot_path.py",
+                        variant,
+                        str(HOT_PATH_ROUTES),
+                        str(requests),
+                    ],
+                    env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=path),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=300,
+                )
+            results.append(json.loads(completed.stdout))
+    return {
+        variant: {
+            "us_per_request": statistics.median(r["us_per_request"] for r in results),
+            "tmpfs_bytes": max(r["tmpfs_bytes"] for r in results),
+        }
+        for variant, results in runs.items()
+    }
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(port, path, timeout=60):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def sanic_worker(handler, metrics_dir, log_path):
+    """One Sanic worker on 127.0.0.1 serving hello_app with the given /metrics handler."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        BENCH_METRICS_HANDLER=handler,
+        PYTHONPATH=str(BENCH_DIR),
+    )
+    command = [str(Path(sys.executable).parent / "sanic"), "hello_app:create_app", "--factory"]
+    command += ["--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--no-motd"]
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=BENCH_DIR)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(port, "/", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"Sanic did not start; see {log_path}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def parse_wrk(output):
+    """(p99 ms, requests per second) from `wrk --latency` output."""
+    units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()
+    rate = float(re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE).group(1))
+    return float(value) * units[unit], rate
+
+
+def hello_under_scrape(handler, metrics_dir, seconds, log_path, scrape=True):
+    """wrk on / while a client scrapes /metrics back to back; p99, req/s, scrapes, scrape ms."""
+    with sanic_worker(handler, metrics_dir, log_path) as port:
+        stop = threading.Event()
+        scrape_ms = []
+        files_gauge = []
+
+        def scrape_until_stopped():
+            deadline = time.monotonic() + seconds + 30
+            while not stop.is_set() and time.monotonic() < deadline:
+                started = time.perf_counter()
+                status, body = get(port, "/metrics")
+                scrape_ms.append((time.perf_counter() - started) * 1e3)
+                files_gauge.append(FILES_METRIC.encode() in body and status == 200)
+
+        scraper = threading.Thread(target=scrape_until_stopped)
+        if scrape:
+            scraper.start()
+        try:
+            wrk = subprocess.run(
+                ["wrk", "-c4", "-t1", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=seconds + 60,
+            )
+        finally:
+            stop.set()
+            if scrape:
+                scraper.join()
+    p99_ms, rate = parse_wrk(wrk.stdout)
+    return {
+        "p99_ms": p99_ms,
+        "requests_per_second": rate,
+        "scrapes": len(scrape_ms),
+        "scrape_ms": statistics.median(scrape_ms) if scrape_ms else 0.0,
+        "safe_collector": bool(files_gauge) and all(files_gauge),
+    }
+
+
+def measure_p99(dirs, dead, seconds, workdir):
+    runs = {
+        "no scrape": ("stock_inline", dirs["uncompacted"], False),
+        f"stock in event loop, {dead} dead uncompacted": (
+            "stock_inline",
+            dirs["uncompacted"],
+            True,
+        ),
+        f"project endpoint, {dead} dead uncompacted": ("project", dirs["uncompacted"], True),
+        f"project endpoint, {dead} dead compacted": ("project", dirs["compacted"], True),
+    }
+    results = {}
+    for index, (name, (handler, path, scrape)) in enumerate(runs.items()):
+        # A fresh copy each run: the server's own worker and main process write into it.
+        run_dir = workdir / f"p99_{index}"
+        shutil.copytree(path, run_dir)
+        log = workdir / f"sanic_{index}.log"
+        results[name] = hello_under_scrape(handler, run_dir, seconds, log, scrape)
+        results[name]["handler"] = handler
+    return results
+
+
+def machine_header(mode):
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}"
+        for name in ("prometheus-client", "sanic", "app-instrumentation")
+    )
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    return [
+        f"mode: {mode}; {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}",
+        f"python {platform.python_version()}; {versions}; {wrk.strip()}",
+    ]
+
+
+def verdict(met):
+    return "met" if met else "NOT met"
+
+
+def table_rows(scrapes, hot_path, p99, sizes):
+    stock, safe = MultiProcessCollector, SafeMultiProcessCollector
+    rows = []
+    for (live, routes), ms in scrapes["grid"].items():
+        ratio = ms[safe] / ms[stock]
+        goal = f"<= 0.5x: {verdict(ratio <= 0.5)}" if (live, routes) == (16, 50) else ""
+        rows.append((f"scrape ms, {live}x{routes}x0", ms[stock], ms[safe], f"{ratio:.2f}x", goal))
+    dead = sizes["dead_row"]
+    at_dead = scrapes["dead"][dead]
+    at_zero = at_dead["none"]
+    for state in ("uncompacted", "compacted"):
+        ms = at_dead[state]
+        rows.append(
+            (
+                f"scrape ms, 4x20x{dead} {state}",
+                ms[stock],
+                ms[safe],
+                f"{ms[safe] / ms[stock]:.2f}x",
+                "",
+            )
+        )
+    growth = at_dead["compacted"][safe] / at_zero[safe]
+    rows.append(
+        (
+            f"scrape 4x20x{dead} (stock: uncompacted) / 4x20x0",
+            at_dead["uncompacted"][stock] / at_zero[stock],
+            growth,
+            "",
+            f"<= 1.5x: {verdict(growth <= 1.5)}",
+        )
+    )
+    rows.append(
+        ("compaction ms per dead worker", None, at_dead["compaction_ms_per_worker"], "", "")
+    )
+    recipe, cached, project = (hot_path[v] for v in ("recipe", "cached_children", "project"))
+    rows.append(
+        (
+            "us per request (recipe | project)",
+            recipe["us_per_request"],
+            project["us_per_request"],
+            f"{project['us_per_request'] / recipe['us_per_request']:.2f}x",
+            f"<= recipe: {verdict(project['us_per_request'] <= recipe['us_per_request'])}",
+        )
+    )
+    rows.append(("us per request, cached children", cached["us_per_request"], None, "", ""))
+    rows.append(
+        (
+            f"tmpfs KiB per live worker, {HOT_PATH_ROUTES} routes",
+            recipe["tmpfs_bytes"] / 1024,
+            project["tmpfs_bytes"] / 1024,
+            "",
+            "",
+        )
+    )
+    for name, run in p99.items():
+        project_run = run["handler"] == "project"
+        note = f"{run['requests_per_second']:.0f} req/s"
+        if run["scrapes"]:
+            note += f", {run['scrapes']} scrapes of {run['scrape_ms']:.0f} ms"
+        if project_run and not run["safe_collector"]:
+            note += ", endpoint uses the stock collector"
+        if project_run and name.endswith(" compacted"):
+            note += f"; < 20 ms: {verdict(run['p99_ms'] < 20)}"
+        rows.append(
+            (
+                f"hello p99 ms, {name}",
+                None if project_run else run["p99_ms"],
+                run["p99_ms"] if project_run else None,
+                "",
+                note,
+            )
+        )
+    return rows
+
+
+def print_table(header, rows):
+    columns = ("measurement", "stock/recipe", "this project", "ratio", "goal / note")
+    cells = [
+        (name, "-" if a is None else f"{a:.2f}", "-" if b is None else f"{b:.2f}", ratio, note)
+        for name, a, b, ratio, note in rows
+    ]
+    widths = [max(len(row[i]) for row in [columns, *cells]) for i in range(4)]
+    for line in header:
+        print(f"# {line}")
+    for row in [columns, *cells]:
+        print(
+            "  ".join(
+                [
+                    row[0].ljust(widths[0]),
+                    *(cell.rjust(width) for cell, width in zip(row[1:4], widths[1:], strict=True)),
+                    row[4],
+                ]
+            ).rstrip()
+        )
+
+
+def write_charts(directory, scrapes, hot_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    directory.mkdir(parents=True, exist_ok=True)
+    dead_counts = sorted(scrapes["dead"])
+    series = {
+        "stock, uncompacted": ("uncompacted", MultiProcessCollector),
+        "this project, uncompacted": ("uncompacted", SafeMultiProcessCollector),
+        "this project, compacted": ("compacted", SafeMultiProcessCollector),
+    }
+    figure, axes = pyplot.subplots(figsize=(7, 4))
+    for label, (state, collector_class) in series.items():
+        at_zero = statistics.median(
+            scrapes["dead"][d]["none"][collector_class] for d in dead_counts
+        )
+        axes.plot(
+            [0, *dead_counts],
+            [at_zero] + [scrapes["dead"][d][state][collector_class] for d in dead_counts],
+            marker="o",
+            label=label,
+        )
+    axes.set(
+        xlabel="dead workers (4 live, 20 routes)",
+        ylabel="scrape latency, median ms",
+        title="Scrape latency vs dead workers",
+    )
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(directory / "scrape_latency_vs_dead_workers.png", dpi=120)
+    pyplot.close(figure)
+
+    variants = {"recipe": "recipe (.labels())", "cached_children": "cached children"}
+    variants["project"] = "this project"
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    axes.bar(list(variants.values()), [hot_path[name]["us_per_request"] for name in variants])
+    axes.set(ylabel="us per request", title="Instrumentation cost per request, multiprocess mode")
+    figure.tight_layout()
+    figure.savefig(directory / "per_request_cost.png", dpi=120)
+    pyplot.close(figure)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, < 60 s (CI smoke)")
+    parser.add_argument("--charts", type=Path, help="write PNG charts into this directory")
+    args = parser.parse_args()
+    mode = "quick" if args.quick else "full"
+    sizes = SIZES[mode]
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_") as workdir,
+        WorkerFarm() as farm,
+    ):
+        workdir = Path(workdir)
+        scrapes = measure_scrapes(farm, workdir, sizes)
+        hot_path = measure_hot_path(sizes["hot_path_requests"])
+        p99 = measure_p99(scrapes["p99_dirs"], scrapes["p99_dead"], sizes["wrk_seconds"], workdir)
+    header = machine_header(mode)
+    header.append(
+        f"scrape: median of generate_latest over a fresh registry; AxBxC = live workers x routes"
+        f" x dead workers; hello p99: 1 Sanic worker, wrk -c4 -t1 -d{sizes['wrk_seconds']}s,"
+        f" /metrics scraped back to back over 4x20x{scrapes['p99_dead']}"
+    )
+    print_table(header, table_rows(scrapes, hot_path, p99, sizes))
+    print(f"# measured in {time.monotonic() - started:.0f} s")
+    if args.charts:
+        write_charts(args.charts, scrapes, hot_path)
+        print(f"# charts written to {args.charts}")
+
+
+if __name__ == "__main__":
+    main()
