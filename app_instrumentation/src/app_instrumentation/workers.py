@@ -67,6 +67,8 @@ class WorkerSupervisor:
         self._restart_times: collections.deque[float] = collections.deque()
         self._handled_pid: dict[str, int] = {}
         self._published_counts: tuple[int, int] | None = None
+        self._serving = False
+        self._startup_failure_reported = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
         self.gave_up = False
@@ -96,6 +98,9 @@ class WorkerSupervisor:
 
     def check_workers(self) -> None:
         processes = self._server_processes()
+        if not self._serving:
+            self._stop_if_a_worker_died_starting(processes)
+            return
         for process in processes:
             pid = process.pid
             if process.state in _EXITED and pid and self._handled_pid.get(process.name) != pid:
@@ -106,6 +111,23 @@ class WorkerSupervisor:
             WORKERS_LIVE.set(counts[0])
             WORKERS_CONFIGURED.set(counts[1])
             self._published_counts = counts
+
+    def _stop_if_a_worker_died_starting(self, processes: list[WorkerProcess]) -> None:
+        # Until every worker has been acknowledged the manager waits in wait_for_ack, where a
+        # worker that exited (SystemExit from a failed check) is only noticed after 30 s.
+        if processes and all(p.state is ProcessState.ACKED for p in processes):
+            self._serving = True
+            return
+        dead = [p for p in processes if p.pid and not p.is_alive()]
+        if dead and not self._startup_failure_reported:
+            self._startup_failure_reported = True
+            error_logger.error(
+                "Worker %s (pid %s) exited with code %s before it finished starting; stopping",
+                dead[0].name,
+                dead[0].pid,
+                dead[0].exitcode,
+            )
+            self._manager.monitor_publisher.send("__TERMINATE_EARLY__")
 
     def _replace(self, process: WorkerProcess, pid: int) -> None:
         error_logger.error(
