@@ -8,6 +8,7 @@ from app_instrumentation.http_metrics import (
     parse_duration_buckets,
     route_label,
 )
+from prometheus_client import Histogram
 
 from app_instrumentation import http_metrics
 
@@ -38,12 +39,12 @@ def test_request_finished_reuses_one_child_per_method_route_and_status():
         http_metrics.request_finished(method, None, 405, started)
         http_metrics.request_started()
 
-    child = http_metrics._duration_children[(OTHER_METHOD, None, 405)]
-    labels = http_metrics.REQUEST_DURATION.labels(OTHER_METHOD, UNMATCHED_ROUTE, "405")
-    assert child is labels
-    assert [key for key in http_metrics._duration_children if key[2] == 405] == [
+    child = http_metrics.REQUEST_DURATION.labels(OTHER_METHOD, UNMATCHED_ROUTE, "405")
+    assert [key for key in http_metrics._duration_series if key[2] == 405] == [
         (OTHER_METHOD, None, 405)
     ]
+    assert child._sum.get() > 0
+    assert [s.value for s in child.collect()[0].samples if s.name.endswith("_count")] == [3]
 
 
 def test_default_buckets_are_opentelemetry_recommendation():
@@ -60,3 +61,20 @@ def test_buckets_are_read_as_comma_separated_seconds():
 def test_invalid_buckets_stop_the_service_naming_the_variable(text):
     with pytest.raises(SystemExit, match=f"METRICS_DURATION_BUCKETS={text} .*; fix: "):
         parse_duration_buckets(text)
+
+
+def test_direct_observation_matches_histogram_observe():
+    seconds = [0.0, 0.001, 0.005, 0.0050001, 0.07, 0.075, 1.0, 9.99, 10.0, 10.5, 3600.0]
+    reference = Histogram("reference_duration_seconds", "Reference.", registry=None)
+    direct = Histogram("direct_duration_seconds", "Direct.", registry=None)
+    series = http_metrics.DurationSeries(direct)
+
+    for value in seconds:
+        reference.observe(value)
+        series.observe(value)
+
+    def counts(histogram):
+        samples = histogram.collect()[0].samples
+        return [(s.labels, s.value) for s in samples if not s.name.endswith("_created")]
+
+    assert counts(direct) == counts(reference)
