@@ -3,10 +3,13 @@
 `sanic hello_app:create_app --factory` with env BENCH_METRICS_HANDLER:
 - `stock_inline`: the common recipe, MultiProcessCollector + generate_latest inside the handler,
   i.e. on the event loop;
+- `safe_thread`: SafeMultiProcessCollector in a one-thread executor, off the event loop;
 - `project`: app_instrumentation.instrument(app), the endpoint this project ships.
 """
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from sanic import Sanic
 from sanic.response import raw, text
@@ -25,6 +28,23 @@ def _add_stock_inline_metrics(app):
         return raw(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
+def _add_safe_thread_metrics(app):
+    from app_instrumentation.collector import SafeMultiProcessCollector
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def render():
+        registry = CollectorRegistry()
+        SafeMultiProcessCollector(registry)
+        return generate_latest(registry)
+
+    @app.get("/metrics")
+    async def metrics(request):
+        body = await asyncio.get_running_loop().run_in_executor(executor, render)
+        return raw(body, content_type=CONTENT_TYPE_LATEST)
+
+
 def create_app():
     app = Sanic("bench_hello")
     app.config.ACCESS_LOG = False
@@ -33,8 +53,11 @@ def create_app():
     async def hello(request):
         return text("hello")
 
-    if os.environ[HANDLER_ENV_VAR] == "stock_inline":
+    handler = os.environ[HANDLER_ENV_VAR]
+    if handler == "stock_inline":
         _add_stock_inline_metrics(app)
+    elif handler == "safe_thread":
+        _add_safe_thread_metrics(app)
     else:
         from app_instrumentation import instrument
 
