@@ -102,6 +102,8 @@ class WorkerSupervisor:
             self._stop_if_a_worker_died_starting(processes)
             return
         for process in processes:
+            if self.gave_up:
+                return
             pid = process.pid
             if process.state in _EXITED and pid and self._handled_pid.get(process.name) != pid:
                 self._handled_pid[process.name] = pid
