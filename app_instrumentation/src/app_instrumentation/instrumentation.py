@@ -4,10 +4,12 @@ A request is timed from our request middleware to our response middleware. Reque
 highest priority first and response middleware lowest priority first, so ours run before any
 other: a middleware that returns its own response cannot skip them (Sanic's lifecycle signals
 would do the same at ~3.5 us per dispatch). The status recorded is the one entering response
-middleware; for streaming responses that is when headers are sent.
+middleware, so a later middleware that replaces the response does not change it; for streaming
+responses the duration ends when headers are sent.
 
 A client that disconnects mid-request never reaches response middleware: the request stays on
-its connection and is recorded as 499 when the connection's task ends.
+its connection and is recorded as 499 when the connection's task ends. This relies on Sanic's own
+HTTP/1.1 server (one request at a time per connection), which is what `sanic --workers N` runs.
 """
 
 import asyncio
