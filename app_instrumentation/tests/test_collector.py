@@ -24,6 +24,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from app_instrumentation import collector
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from worker_farm import EVERY_KIND, WorkerFarm, random_operations
 
@@ -167,3 +169,16 @@ def test_files_that_grow_change_or_are_replaced_between_scrapes_read_like_stock(
         finally:
             for writer in writers.values():
                 writer.close()
+
+
+def test_directories_larger_than_the_layout_cache_read_like_stock(farm, metrics_dir, monkeypatch):
+    monkeypatch.setattr(collector, "_LAYOUT_LIMIT", 4)
+    monkeypatch.setattr(collector, "_layouts", {})
+    farm.run_workers(metrics_dir, EVERY_KIND, random_operations(random.Random(3), 60), count=3)
+    assert len(list(metrics_dir.glob("*.db"))) > 3 * 4
+    stock = exposition(MultiProcessCollector, metrics_dir)
+    for _ in range(3):
+        assert without_own_gauges(exposition(SafeMultiProcessCollector, metrics_dir)) == (
+            stock.rstrip("\n")
+        )
+    assert len(collector._layouts) == 4

@@ -158,11 +158,23 @@ def _read_file(path):
         layout = _Layout(8, (), ())
     if layout.used < used:
         layout = _extended_layout(layout, data, used)
-        with _layouts_lock:
-            if path not in _layouts and len(_layouts) >= _LAYOUT_LIMIT:
-                del _layouts[next(iter(_layouts))]  # the oldest: cold paths of other directories
-            _layouts[path] = layout
+        _remember(path, layout)
     return layout.parsed, layout.values_struct.unpack_from(data)
+
+
+def _remember(path, layout):
+    """Cache `layout`; when full, make room only by dropping another directory's oldest entry.
+
+    A directory with more files than the cache holds keeps a stable subset cached: evicting its
+    own entries in turn would make every scrape miss them all.
+    """
+    with _layouts_lock:
+        if path not in _layouts and len(_layouts) >= _LAYOUT_LIMIT:
+            oldest = next(iter(_layouts))
+            if os.path.dirname(oldest) == os.path.dirname(path):
+                return
+            del _layouts[oldest]
+        _layouts[path] = layout
 
 
 def _extended_layout(layout, data, used):

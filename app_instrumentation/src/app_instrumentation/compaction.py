@@ -9,6 +9,8 @@ What happens to each of the dead worker's files, chosen so that the merged expos
 
 - `counter_`, `histogram_`, `summary_`, `gauge_sum_`: values are added per key into
   `<type>_archive.db` (histogram buckets per bucket, not cumulated, as workers store them).
+  Integer counts stay exact; a float sum may differ in its last bit, since it is added in another
+  order (the stock merge's own result already depends on the order the directory lists files).
 - `gauge_min_`, `gauge_max_`: the archive keeps the minimum, the maximum.
 - `gauge_mostrecent_`: the archive keeps the value with the newest timestamp, timestamp included
   (MultiProcessCollector.merge(accumulate=False) would drop it).
