@@ -21,9 +21,10 @@ trap 'rm -rf "$work"' EXIT
 
 instrumentation_tar=$("$here/pack_directory.sh" "$instrumentation_src" "$work/source" pyproject.toml src)
 requirements_digest=$( { [ -z "$requirements" ] || cat "$requirements"; } | sha256sum | cut -d' ' -f1)
-key=$(printf '%s\n' "$(basename "$instrumentation_tar" .tar)" "$requirements_digest" \
-    | sha256sum | cut -c1-16)
 target="cp${py_version/./}-glibc$glibc_version-$arch"
+# The target is part of the key: a host whose Python changes gets a new virtualenv, not a stale one.
+key=$(printf '%s\n' "$target" "$(basename "$instrumentation_tar" .tar)" "$requirements_digest" \
+    | sha256sum | cut -c1-16)
 wheelhouse="$cache_dir/wheelhouse/$target/$key.tar"
 if [ -e "$wheelhouse" ]; then
     echo "$wheelhouse"
