@@ -46,11 +46,14 @@ def test_prometheus_3_accept_header_gets_openmetrics(tmp_path):
     exposition = render(str(tmp_path), accept, "")
 
     assert exposition.content_type.startswith("application/openmetrics-text; version=1.0.0")
-    assert exposition.body == b"# EOF\n"
+    # An empty directory: only the collector's own file gauges, in OpenMetrics form.
+    assert b"\napp_instrumentation_multiprocess_files 0.0\n" in exposition.body
+    assert exposition.body.endswith(b"\n# EOF\n")
 
 
 def test_gzip_body_decompresses_to_the_exposition(tmp_path):
     exposition = render(str(tmp_path), "application/openmetrics-text", "gzip")
 
     assert exposition.headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(exposition.body) == b"# EOF\n"
+    plain = render(str(tmp_path), "application/openmetrics-text", "")
+    assert gzip.decompress(exposition.body) == plain.body

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.multiprocess import MultiProcessCollector
 from sanic import HTTPResponse, Request
 
 from app_instrumentation.access import AccessPolicy
+from app_instrumentation.collector import SafeMultiProcessCollector
 
 # One thread per worker: concurrent scrapes queue instead of competing for the GIL.
 _merge_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-merge")
@@ -22,7 +22,7 @@ _merge_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-
 
 def register_multiprocess_collector(registry: CollectorRegistry, path: str) -> None:
     """The one place that chooses how the directory's files are merged."""
-    MultiProcessCollector(registry, path=path)
+    SafeMultiProcessCollector(registry, path=path)
 
 
 def gzip_accepted(accept_encoding: str) -> bool:

@@ -2,7 +2,7 @@
 
 Sanic 25.x marks a crashed worker FAILED and keeps serving with one worker fewer; it has no
 child_exit hook. `WorkerSupervisor` is a thread in the main process that watches the states the
-manager's own monitor loop records. For each worker that died it calls `_on_worker_exit` (which
+manager's own monitor loop records. For each worker that died it calls `compact_dead_worker` (which
 must finish before a replacement exists, since a new process may reuse the pid) and then asks the
 manager to restart that one worker through the manager's monitor pipe, so the restart itself runs
 in the manager's thread like any restart Sanic does on request; this thread never mutates the
@@ -16,15 +16,16 @@ keep stale values; workers never import this module and so never write these gau
 """
 
 import collections
-import os
 import threading
 import time
 
-from prometheus_client import Gauge, multiprocess
+from prometheus_client import Gauge
 from sanic.log import error_logger, logger
 from sanic.worker.constants import ProcessState
 from sanic.worker.manager import WorkerManager
 from sanic.worker.process import WorkerProcess
+
+from app_instrumentation.compaction import compact_dead_worker
 
 WORKERS_LIVE = Gauge(
     "sanic_workers_live",
@@ -38,13 +39,6 @@ WORKERS_CONFIGURED = Gauge(
 )
 EXIT_CODE_RESTART_LOOP = 3
 _EXITED = frozenset((ProcessState.FAILED, ProcessState.COMPLETED))
-
-
-def _on_worker_exit(multiprocess_dir: str, pid: int) -> None:
-    """Bookkeeping for a dead worker's files; runs before its replacement is started."""
-    if pid == os.getpid():
-        raise ValueError("refusing to mark the running main process dead")
-    multiprocess.mark_process_dead(pid, multiprocess_dir)
 
 
 class WorkerSupervisor:
@@ -138,7 +132,7 @@ class WorkerSupervisor:
             pid,
             process.exitcode,
         )
-        _on_worker_exit(self._multiprocess_dir, pid)
+        compact_dead_worker(self._multiprocess_dir, pid)
         now = time.monotonic()
         self._restart_times.append(now)
         while self._restart_times[0] < now - self._restart_window:
