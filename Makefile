@@ -1,5 +1,5 @@
 # Entry points; the scripts under scripts/ do the work and print what they do.
-.PHONY: test lab lab-down setup images lint bench converge verify
+.PHONY: test lab lab-down setup images lint bench converge verify docs
 
 test:  ## everything CI runs: set-up, lint, tests, benchmark smoke, Molecule fleet
 	scripts/test.sh
@@ -24,3 +24,6 @@ converge:  ## create the Molecule fleet if needed and converge it (development l
 
 verify:  ## run the Molecule verify step against the converged fleet
 	scripts/molecule.sh verify
+
+docs:  ## regenerate the README's role variables from each role's meta/argument_specs.yml
+	.venv/bin/python scripts/role_docs.py --write

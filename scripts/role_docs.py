@@ -1,0 +1,140 @@
+"""Render the README's "Role variables" section from every role's meta/argument_specs.yml.
+
+argument_specs.yml is the one source of truth; this script only copies it into README.md
+(`--write`) or reports where README.md has fallen behind it (`--check`).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+START = "<!-- role-variables:start -->"
+END = "<!-- role-variables:end -->"
+HEADING = "## Role variables"
+FIX_COMMAND = "make docs"
+
+
+def as_text(description):
+    """argument_specs allows a description as a string or a list of paragraphs."""
+    if isinstance(description, list):
+        return " ".join(description)
+    return description or ""
+
+
+def cell(text):
+    """A pipe would end the Markdown table cell early."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def type_of(option):
+    kind = option.get("type", "str")
+    if "elements" in option:
+        kind = f"{kind} of {option['elements']}"
+    if "choices" in option:
+        kind += " (" + ", ".join(str(choice) for choice in option["choices"]) + ")"
+    return kind
+
+
+def default_of(option):
+    if "default" not in option:
+        return ""
+    value = option["default"]
+    return f"`{value if isinstance(value, str) and value else json.dumps(value)}`"
+
+
+def options_table(options):
+    rows = [
+        "| variable | type | default | required | description |",
+        "|---|---|---|---|---|",
+    ]
+    for name, option in options.items():
+        required = "yes" if option.get("required") else ""
+        description = as_text(option.get("description"))
+        fields = (f"`{name}`", type_of(option), default_of(option), required, description)
+        rows.append("| " + " | ".join(cell(field) for field in fields) + " |")
+    return rows
+
+
+def role_section(role_dir):
+    spec = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())
+    main = spec["argument_specs"]["main"]
+    lines = [f"### {role_dir.name}", "", as_text(main.get("short_description")), ""]
+    lines += options_table(main.get("options", {}))
+    for name, option in main.get("options", {}).items():
+        if "options" in option:
+            lines += ["", f"Keys of each item of `{name}`:", ""]
+            lines += options_table(option["options"])
+    return "\n".join(lines) + "\n"
+
+
+def role_sections():
+    """One rendered section per role, keyed by role name, in name order."""
+    role_dirs = sorted(path.parents[1] for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
+    return {role_dir.name: role_section(role_dir) for role_dir in role_dirs}
+
+
+def generated_block(sections):
+    intro = (
+        "Generated from each role's `meta/argument_specs.yml` by `scripts/role_docs.py`"
+        f" (`{FIX_COMMAND}`); `ansible-doc -t role -r roles <role>` shows the same. Every"
+        " variable with a default is set, in this order, in the role's `defaults/main.yml`.\n"
+    )
+    return "\n".join([START, intro, *sections.values(), END])
+
+
+def current_block(readme_text):
+    """The text between the markers, markers included, or None when they are missing."""
+    start = readme_text.find(START)
+    end = readme_text.find(END, start)
+    if start == -1 or end == -1:
+        return None
+    return readme_text[start : end + len(END)]
+
+
+def with_block(readme_text, block):
+    current = current_block(readme_text)
+    if current is None:
+        return readme_text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+    return readme_text.replace(current, block)
+
+
+def stale_parts(readme_text, sections):
+    """Names of what README.md lacks or has out of date: roles, or the section itself."""
+    current = current_block(readme_text)
+    if current is None:
+        return [f"the whole section (markers {START} ... {END} are missing)"]
+    stale = [f"role {name}" for name, section in sections.items() if section not in current]
+    if not stale and current != generated_block(sections):
+        stale.append("the section's text outside the role tables (or a role that no longer exists)")
+    return stale
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="update README.md in place")
+    mode.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    args = parser.parse_args()
+
+    sections = role_sections()
+    readme_text = README.read_text()
+    if args.write:
+        README.write_text(with_block(readme_text, generated_block(sections)))
+        print(f"README.md: role variables of {', '.join(sections)} written")
+        return 0
+    stale = stale_parts(readme_text, sections)
+    if stale:
+        print("README.md's role variables are stale: " + "; ".join(stale), file=sys.stderr)
+        print(f"Regenerate them from meta/argument_specs.yml with: {FIX_COMMAND}", file=sys.stderr)
+        return 1
+    print("README.md's role variables match meta/argument_specs.yml")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
