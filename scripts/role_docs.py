@@ -119,12 +119,13 @@ def main():
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="update README.md in place")
     mode.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    parser.add_argument("--readme", type=Path, default=README, help="default: the repo's README.md")
     args = parser.parse_args()
 
     sections = role_sections()
-    readme_text = README.read_text()
+    readme_text = args.readme.read_text()
     if args.write:
-        README.write_text(with_block(readme_text, generated_block(sections)))
+        args.readme.write_text(with_block(readme_text, generated_block(sections)))
         print(f"README.md: role variables of {', '.join(sections)} written")
         return 0
     stale = stale_parts(readme_text, sections)

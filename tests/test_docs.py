@@ -41,14 +41,39 @@ def role_defaults(role_dir):
     return yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
 
 
-def test_readme_role_variables_match_argument_specs():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "role_docs.py"), "--check"],
+def role_docs(*args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "role_docs.py"), *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_readme_role_variables_match_argument_specs():
+    result = role_docs("--check")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_stale_role_table_is_named_with_the_command_that_fixes_it(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        README_TEXT.replace("| `sanic_service_workers` | int | `2` |", "| x | y | z |")
+    )
+    result = role_docs("--check", "--readme", str(readme))
+    assert result.returncode == 1
+    assert "stale: role sanic_service\n" in result.stderr
+    assert "make docs" in result.stderr
+
+
+def test_write_appends_the_section_to_a_readme_without_one(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\nText.\n")
+    assert role_docs("--write", "--readme", str(readme)).returncode == 0
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nText.\n\n## Role variables\n\n<!-- role-variables:start -->")
+    assert text.endswith("<!-- role-variables:end -->\n")
+    assert role_docs("--check", "--readme", str(readme)).returncode == 0
 
 
 def test_every_make_command_in_readme_is_a_makefile_target():
@@ -63,8 +88,11 @@ def test_every_script_named_in_readme_exists():
     assert sorted(name for name in named if not (ROOT / name).is_file()) == []
 
 
-def test_docs_target_regenerates_the_role_variables():
-    assert "docs" in makefile_targets()
+def test_make_docs_regenerates_the_role_variables():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^docs:.*\n\t(.*)$", makefile, flags=re.MULTILINE)
+    assert recipe is not None
+    assert recipe.group(1) == ".venv/bin/python scripts/role_docs.py --write"
 
 
 @pytest.mark.parametrize("role_dir", ROLE_DIRS, ids=[role_dir.name for role_dir in ROLE_DIRS])
