@@ -1,5 +1,5 @@
 # Entry points; the scripts under scripts/ do the work and print what they do.
-.PHONY: test lab lab-down setup images lint bench converge verify docs
+.PHONY: test lab lab-down setup images bench converge verify docs
 
 test:  ## everything CI runs: set-up, lint, tests, benchmark smoke, Molecule fleet
 	scripts/test.sh
