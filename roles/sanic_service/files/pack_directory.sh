@@ -18,7 +18,7 @@ trap 'rm -f "$partial"' EXIT
 tar --create --file "$partial" --directory "$source_dir" \
     --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode='u+rw,go+rX,go-w' \
     --format=gnu --exclude=__pycache__ --exclude='*.pyc' --exclude='*.egg-info' \
-    --exclude=.git --exclude=build --exclude=.pytest_cache \
+    --exclude=.git --exclude=.pytest_cache \
     "${members[@]}"
 
 digest=$(sha256sum "$partial" | cut -d' ' -f1)
