@@ -1,0 +1,253 @@
+"""Load generator the fault checks run inside an app container against 127.0.0.1 (stdlib only).
+
+`send` sends requests over CONCURRENCY keep-alive connections until DURATION seconds have passed or
+MAX_REQUESTS were sent, whichever comes first; a failed request is never retried (so every request
+is either answered or failed, once). Prints one JSON object:
+
+  sent, answered (per status), failed (per error type), seconds, started_at / ended_at (epoch),
+  requests_per_second and peak_requests_per_second (answered, best whole second),
+  outages: how often and for how long no request got an answer (a closed port during a restart),
+  scrapes (with --scrape-every): what the metrics endpoint reported during the load.
+
+--mix fixed sends --method --path (default GET /) every time; --mix random sends a distinct
+random path with a random method each time (standard methods and invented ones), to show that
+labels stay bounded.
+`counts` reads the metrics endpoint once and prints {"statuses", "workers_live"}: the requests
+counted per status over all routes and methods. With --since (an earlier `counts` output) and
+--answered (a `send` output) it also compares them: "counted_since" per status, "lost" (answered
+but not counted, per status) and "counted_not_answered" (counted by a worker whose answer never
+left, e.g. one killed between recording and writing; at most `send`'s failed requests).
+Both read the endpoint with http_probe.py (copied next to this file); metrics requests are not
+counted by the service, so scrapes do not disturb the comparison.
+"""
+
+import argparse
+import http.client
+import itertools
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+
+import http_probe
+
+RANDOM_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PURGE", "BREW")
+# After a refused connection: the port is closed, so retrying at once would only burn CPU.
+REFUSED_BACKOFF_SECONDS = 0.01
+
+
+def fixed_requests(method, path):
+    return itertools.repeat((method, path))
+
+
+def random_requests(seed):
+    generator = random.Random(seed)
+    for number in itertools.count():
+        method = generator.choice(RANDOM_METHODS)
+        shape = generator.randrange(3)
+        token = f"{number:x}{generator.getrandbits(32):08x}"
+        if shape == 0:
+            yield method, f"/random/{token}"
+        elif shape == 1:
+            yield method, f"/items/{number}"
+        else:
+            yield method, f"/api/v1/users/{token}?q={token}"
+
+
+class Load:
+    """Shared state of the sending threads; every update happens under one lock."""
+
+    def __init__(self, requests, max_requests, stop_at):
+        self.lock = threading.Lock()
+        self.requests = iter(requests)
+        self.remaining = max_requests
+        self.stop_at = stop_at
+        self.answered = Counter()
+        self.failed = Counter()
+        self.answered_per_second = Counter()
+        self.outage_started = None
+        self.outages = []
+
+    def next_request(self):
+        with self.lock:
+            if self.remaining <= 0 or time.monotonic() >= self.stop_at:
+                return None
+            self.remaining -= 1
+            return next(self.requests)
+
+    def record_answer(self, status, sent_at):
+        now = time.monotonic()
+        with self.lock:
+            self.answered[str(status)] += 1
+            self.answered_per_second[int(now)] += 1
+            # Only a request sent after the outage began proves the port is open again.
+            if self.outage_started is not None and sent_at >= self.outage_started:
+                self.outages.append(now - self.outage_started)
+                self.outage_started = None
+
+    def record_failure(self, error):
+        with self.lock:
+            self.failed[type(error).__name__] += 1
+            if self.outage_started is None:
+                self.outage_started = time.monotonic()
+
+
+def sender(load, host, port):
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    while (request := load.next_request()) is not None:
+        method, path = request
+        sent_at = time.monotonic()
+        try:
+            connection.request(method, path)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            connection = http.client.HTTPConnection(host, port, timeout=10)
+            load.record_failure(error)
+            if isinstance(error, ConnectionRefusedError):
+                time.sleep(REFUSED_BACKOFF_SECONDS)
+            continue
+        load.record_answer(response.status, sent_at)
+    connection.close()
+
+
+def counts(host, port, metrics_path):
+    """Requests counted per status (summed over routes and methods) and live workers."""
+    scraped = http_probe.scrape(host, port, metrics_path, deadline=5)
+    statuses = Counter()
+    for route_status, count in scraped["by_route"].items():
+        statuses[route_status.rsplit(" ", 1)[1]] += count
+    return {"statuses": dict(sorted(statuses.items())), "workers_live": scraped["workers_live"]}
+
+
+def compare(now, since, answered):
+    """`now` plus what was counted since `since`, against the requests `answered` per status."""
+    counted = Counter(now["statuses"])
+    counted.subtract(since["statuses"])
+    answered = Counter(answered)
+    return {
+        **now,
+        "counted_since": dict(sorted(counted.items())),
+        "lost": dict(sorted((answered - counted).items())),
+        "counted_not_answered": sum((counted - answered).values()),
+    }
+
+
+def scraper(host, port, metrics_path, every, done, scrapes, started):
+    while not done.wait(every):
+        try:
+            scrape = counts(host, port, metrics_path)
+        # http_probe.scrape exits on a non-200 answer; during a restart that is a failed scrape.
+        except (OSError, http.client.HTTPException, SystemExit):
+            scrapes.append({"t": round(time.monotonic() - started, 2), "failed": True})
+            continue
+        scrapes.append({"t": round(time.monotonic() - started, 2), **scrape})
+
+
+def summarize_scrapes(scrapes):
+    """Decreases between consecutive successful scrapes, and the live-worker timeline."""
+    answered = [scrape for scrape in scrapes if not scrape.get("failed")]
+    decreases = [
+        {"t": later["t"], "status": status, "from": count, "to": later["statuses"].get(status, 0)}
+        for earlier, later in itertools.pairwise(answered)
+        for status, count in earlier["statuses"].items()
+        if later["statuses"].get(status, 0) < count
+    ]
+    live = [scrape["workers_live"] for scrape in answered]
+    timeline = [
+        [scrape["t"], scrape["workers_live"]]
+        for previous, scrape in zip([None, *answered[:-1]], answered, strict=True)
+        if previous is None or previous["workers_live"] != scrape["workers_live"]
+    ]
+    return {
+        "count": len(scrapes),
+        "failed": len(scrapes) - len(answered),
+        "decreases": decreases,
+        "workers_live_min": min(live, default=None),
+        "workers_live_last": live[-1] if live else None,
+        "workers_live_timeline": timeline,
+    }
+
+
+def run(args):
+    if args.mix == "fixed":
+        requests = fixed_requests(args.method, args.path)
+    else:
+        requests = random_requests(args.seed)
+    started = time.monotonic()
+    started_at = time.time()
+    load = Load(requests, args.max_requests, started + args.duration)
+    done = threading.Event()
+    scrapes = []
+    threads = [
+        threading.Thread(target=sender, args=(load, args.host, args.port))
+        for _ in range(args.concurrency)
+    ]
+    if args.scrape_every:
+        scrape_args = (args.host, args.port, args.metrics_path, args.scrape_every)
+        threads.append(
+            threading.Thread(target=scraper, args=(*scrape_args, done, scrapes, started))
+        )
+    for thread in threads:
+        thread.start()
+    for thread in threads[: args.concurrency]:
+        thread.join()
+    done.set()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
+    total_answered = sum(load.answered.values())
+    result = {
+        "sent": total_answered + sum(load.failed.values()),
+        "answered": dict(sorted(load.answered.items())),
+        "failed": dict(sorted(load.failed.items())),
+        "seconds": round(seconds, 3),
+        "started_at": round(started_at, 3),
+        "ended_at": round(started_at + seconds, 3),
+        "requests_per_second": round(total_answered / seconds, 1),
+        "peak_requests_per_second": max(load.answered_per_second.values(), default=0),
+        "outages": {
+            "count": len(load.outages),
+            "longest_seconds": round(max(load.outages, default=0.0), 3),
+            "unresolved": load.outage_started is not None,
+        },
+    }
+    if args.scrape_every:
+        result["scrapes"] = summarize_scrapes(scrapes)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    send = commands.add_parser("send")
+    count = commands.add_parser("counts")
+    for command in (send, count):
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, required=True)
+        command.add_argument("--metrics-path", default="/metrics")
+    send.add_argument("--duration", type=float, required=True, help="seconds, upper bound")
+    send.add_argument("--max-requests", type=int, required=True, help="upper bound")
+    send.add_argument("--concurrency", type=int, default=8)
+    send.add_argument("--mix", choices=["fixed", "random"], default="fixed")
+    send.add_argument("--method", default="GET")
+    send.add_argument("--path", default="/")
+    send.add_argument("--seed", type=int, default=7)
+    send.add_argument("--scrape-every", type=float, default=0.0, help="seconds; 0: no scrapes")
+    count.add_argument("--since", type=json.loads, help="an earlier `counts` output")
+    count.add_argument("--answered", type=json.loads, help="a `send` output")
+    args = parser.parse_args()
+    if args.command == "send":
+        result = run(args)
+    else:
+        result = counts(args.host, args.port, args.metrics_path)
+        if args.since is not None and args.answered is not None:
+            result = compare(result, args.since, args.answered["answered"])
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

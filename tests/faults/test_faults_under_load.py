@@ -1,0 +1,88 @@
+"""Faults under load against a real `sanic --workers 4` on 127.0.0.1, driven by the same load.py
+that Molecule's verify_faults.yml runs inside the app containers.
+
+Every answered request must be counted once the service is whole again: a request is recorded
+before its response is written, so the only allowed difference is requests counted by a worker
+that was killed before its answer left (at most the failed ones).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sanic_service import SanicService, request_counts
+
+LOAD = Path(__file__).resolve().parents[2] / "molecule/resources/load.py"
+WORKERS = 4
+LOAD_SECONDS = 8
+KILL_AFTER_SECONDS = 3
+
+
+def load_py(*args: str, timeout: float = 30) -> dict:
+    result = subprocess.run(
+        [sys.executable, str(LOAD), *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def counts_by_status(service: SanicService) -> Counter:
+    totals = Counter()
+    for (_route, _method, status), count in request_counts(service.scrape()).items():
+        totals[status] += int(count)
+    return totals
+
+
+def test_sigkill_of_a_worker_under_load_loses_no_answered_request():
+    with SanicService(workers=WORKERS) as service:
+        port = str(service.port)
+        before = load_py("counts", "--port", port)
+        load = subprocess.Popen(
+            [sys.executable, str(LOAD), "send", "--port", port, "--duration", str(LOAD_SECONDS),
+             "--max-requests", "1000000", "--concurrency", "8", "--scrape-every", "0.2"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        time.sleep(KILL_AFTER_SECONDS)
+        victim = next(iter(service.worker_pids().values()))
+        os.kill(victim, signal.SIGKILL)
+        stdout, _ = load.communicate(timeout=LOAD_SECONDS + 30)
+        sent = json.loads(stdout)
+        service.wait_for_live_workers(WORKERS, timeout=30)
+        after = load_py(
+            "counts", "--port", port, "--since", json.dumps(before), "--answered", stdout
+        )
+
+        assert victim not in service.worker_pids().values()
+        assert sent["scrapes"]["workers_live_min"] < WORKERS
+        assert sent["scrapes"]["decreases"] == []
+        assert after["lost"] == {}, f"sent {sent}, counted {after}"
+        assert after["counted_not_answered"] <= sum(sent["failed"].values())
+        # The fixture's own parser agrees with load.py's reading of the same endpoint.
+        assert counts_by_status(service) == Counter(after["statuses"])
+        assert (
+            sum(after["counted_since"].values())
+            == sum(sent["answered"].values()) + after["counted_not_answered"]
+        )
+
+
+def test_distinct_random_paths_and_methods_do_not_grow_the_directory_or_the_series():
+    with SanicService(workers=WORKERS) as service:
+        port = str(service.port)
+        load_py("send", "--port", port, "--mix", "random", "--seed", "1",
+                "--max-requests", "4000", "--duration", "30")  # fmt: skip
+        files_before = {p.name: p.stat().st_size for p in Path(service.multiprocess_dir).iterdir()}
+        series_before = set(service.scrape())
+
+        sent = load_py("send", "--port", port, "--mix", "random", "--seed", "2",
+                       "--max-requests", "20000", "--duration", "60", timeout=90)  # fmt: skip
+
+        files_after = {p.name: p.stat().st_size for p in Path(service.multiprocess_dir).iterdir()}
+        assert sent["sent"] == 20000 and sent["failed"] == {}
+        assert files_after == files_before
+        assert set(service.scrape()) == series_before
