@@ -19,4 +19,8 @@ def create_app() -> Sanic:
     async def show_item(request: Request, item_id: int):
         return text(f"item {item_id}\n")
 
+    @app.get("/boom")
+    async def boom(request: Request):
+        raise RuntimeError("a handler that fails, counted as 500")
+
     return instrument(app)
