@@ -4,7 +4,8 @@
 - `stock_inline`: the common recipe, MultiProcessCollector + generate_latest inside the handler,
   i.e. on the event loop;
 - `safe_thread`: SafeMultiProcessCollector in a one-thread executor, off the event loop;
-- `project`: app_instrumentation.instrument(app), the endpoint this project ships.
+- `project`: app_instrumentation.instrument(app), the endpoint this project ships;
+- `bare`: no metrics at all, the app an operator would hand to the zero-change wrapper.
 """
 
 import asyncio
@@ -58,8 +59,10 @@ def create_app():
         _add_stock_inline_metrics(app)
     elif handler == "safe_thread":
         _add_safe_thread_metrics(app)
-    else:
+    elif handler == "project":
         from app_instrumentation import instrument
 
         instrument(app)
+    elif handler != "bare":
+        raise ValueError(f"{HANDLER_ENV_VAR}={handler!r} is not a known handler")
     return app

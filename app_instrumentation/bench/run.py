@@ -1,10 +1,11 @@
-"""Benchmark of multiprocess metrics: scrape cost, compaction, hot path, footprint, hello p99.
+"""Benchmark of multiprocess metrics: scrape, compaction, hot path, footprint, hello p99 and req/s.
 
     .venv/bin/python app_instrumentation/bench/run.py [--quick] [--charts DIR]
 
 Prints one table; every row is measured in this run, stock and this project on the same
 directories. Directories are written by real prometheus_client writers (worker_farm.py): each
 worker serves every route once, with the seed recipe's counter + histogram per route.
+End to end, a bare hello app and the same app under the zero-change wrapper take turns serving wrk.
 `--quick` uses smaller sizes (CI smoke test, < 60 s); every row is still printed.
 """
 
@@ -17,6 +18,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from app_instrumentation.collector import FILES_METRIC, SafeMultiProcessCollector
 from app_instrumentation.compaction import compact_dead_worker
+from app_instrumentation.factory import INSTRUMENTED_APP_ENV_VAR
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from worker_farm import WorkerFarm, http_metrics, http_operations
@@ -41,6 +44,8 @@ SIZES = {
         "scrape_budget_seconds": 1.5,
         "hot_path_requests": 100_000,
         "wrk_seconds": 10,
+        "throughput_seconds": 5,
+        "throughput_rounds": 5,
     },
     "quick": {
         "live_grid": [(4, 20), (16, 20), (16, 50)],
@@ -49,6 +54,8 @@ SIZES = {
         "scrape_budget_seconds": 0.2,
         "hot_path_requests": 10_000,
         "wrk_seconds": 2,
+        "throughput_seconds": 1,
+        "throughput_rounds": 3,
     },
 }
 SCRAPE_REPEATS = (3, 50)  # at least, at most; within the time budget
@@ -56,6 +63,10 @@ HOT_PATH_ROUTES = 20
 HOT_PATH_ROUNDS = 3
 P99_LIVE_WORKERS, P99_ROUTES = 4, 20
 WRK_TIMEOUT_SECONDS = 60
+THROUGHPUT_WORKERS, THROUGHPUT_CONNECTIONS = 2, 32
+HELLO_APP = "hello_app:create_app"
+HISTOGRAM_COUNT = b"http_server_request_duration_seconds_count{"
+WORKER_READY_LOG = "Worker ready ["  # Sanic's line, once per worker that listens
 
 
 def scrape_seconds(collector_class, path):
@@ -170,24 +181,26 @@ def get(port, path, timeout=60):
 
 
 @contextlib.contextmanager
-def sanic_worker(handler, metrics_dir, log_path):
-    """One Sanic worker on 127.0.0.1 serving hello_app with the given /metrics handler."""
+def sanic_server(target, workers, env, log_path):
+    """`sanic TARGET --factory` on a free 127.0.0.1 port with hello_app importable; yields the port.
+    Every server of the benchmark starts through here, so they differ only in target and env."""
     port = free_port()
-    env = dict(
-        os.environ,
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        BENCH_METRICS_HANDLER=handler,
-        PYTHONPATH=str(BENCH_DIR),
-    )
-    command = [str(Path(sys.executable).parent / "sanic"), "hello_app:create_app", "--factory"]
-    command += ["--workers", "1", "--host", "127.0.0.1", "--port", str(port), "--no-motd"]
+    env = dict(env, PYTHONPATH=str(BENCH_DIR))
+    command = [str(Path(sys.executable).parent / "sanic"), target, "--factory"]
+    command += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-motd", "--no-access-logs"]
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=BENCH_DIR)
+        # Own session, so that the process group holds exactly this server's processes.
+        server = subprocess.Popen(
+            command, env=env, stdout=log, stderr=log, cwd=BENCH_DIR, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
+            # One worker answers before the others listen; wrk's connections would all stay on it.
+            all_ready = Path(log_path).read_text().count(WORKER_READY_LOG) >= workers
             try:
-                if get(port, "/", timeout=1)[0] == 200:
+                if all_ready and get(port, "/", timeout=1)[0] == 200:
                     break
             except OSError:
                 pass
@@ -197,7 +210,19 @@ def sanic_worker(handler, metrics_dir, log_path):
         yield port
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        finally:
+            # Workers outliving their main process (or a main ignoring SIGTERM) share its group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def sanic_worker(handler, metrics_dir, log_path):
+    """One Sanic worker on 127.0.0.1 serving hello_app with the given /metrics handler."""
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), BENCH_METRICS_HANDLER=handler)
+    return sanic_server(HELLO_APP, 1, env, log_path)
 
 
 def parse_wrk(output):
@@ -274,6 +299,53 @@ def measure_p99(dirs, dead, seconds, workdir):
     return results
 
 
+def requests_per_second(target, env, seconds, log_path, instrumented):
+    """wrk's req/s on / of a fresh server; checks that /metrics exists exactly when instrumented."""
+    with sanic_server(target, THROUGHPUT_WORKERS, env, log_path) as port:
+        command = ["wrk", "-t1", f"-c{THROUGHPUT_CONNECTIONS}", f"-d{seconds}s", "--latency"]
+        command += [f"--timeout={WRK_TIMEOUT_SECONDS}s", f"http://127.0.0.1:{port}/"]
+        wrk = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + WRK_TIMEOUT_SECONDS + 30,
+        )
+        status, body = get(port, "/metrics")
+    # Errors answered fast would inflate the rate of a broken server.
+    if "Non-2xx" in wrk.stdout:
+        raise RuntimeError(f"{target} answered errors under load:\n{wrk.stdout}")
+    if (status == 200 and HISTOGRAM_COUNT in body) != instrumented:
+        raise RuntimeError(f"{target}: /metrics answered {status}, instrumented={instrumented}")
+    return parse_wrk(wrk.stdout)[1]
+
+
+def measure_throughput(seconds, rounds, workdir):
+    """{"bare"|"instrumented": [req/s per round]}: hello_app with no metrics, then the same app
+    through the zero-change wrapper, alternating so that load from elsewhere hits them alike."""
+    bare_env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("PROMETHEUS_MULTIPROC_DIR", INSTRUMENTED_APP_ENV_VAR)
+    }
+    bare_env["BENCH_METRICS_HANDLER"] = "bare"
+    rates = {"bare": [], "instrumented": []}
+    for round_index in range(rounds):
+        log = workdir / f"sanic_throughput_bare_{round_index}.log"
+        rates["bare"].append(requests_per_second(HELLO_APP, bare_env, seconds, log, False))
+        with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_throughput_") as path:
+            env = dict(
+                bare_env, PROMETHEUS_MULTIPROC_DIR=path, **{INSTRUMENTED_APP_ENV_VAR: HELLO_APP}
+            )
+            log = workdir / f"sanic_throughput_instrumented_{round_index}.log"
+            rates["instrumented"].append(
+                requests_per_second(
+                    "app_instrumentation.factory:create_app", env, seconds, log, True
+                )
+            )
+    return rates
+
+
 def machine_header(mode):
     cpu = next(
         (
@@ -300,7 +372,7 @@ def verdict(met):
     return "met" if met else "NOT met"
 
 
-def table_rows(scrapes, hot_path, p99, sizes):
+def table_rows(scrapes, hot_path, p99, throughput, sizes):
     stock, safe = MultiProcessCollector, SafeMultiProcessCollector
     rows = []
     for (live, routes), ms in scrapes["grid"].items():
@@ -372,6 +444,20 @@ def table_rows(scrapes, hot_path, p99, sizes):
                 note,
             )
         )
+    bare, instrumented = (statistics.median(throughput[name]) for name in ("bare", "instrumented"))
+    ratio = instrumented / bare
+    rounds = " ".join(
+        f"{name} {'/'.join(f'{rate:.0f}' for rate in rates)}" for name, rates in throughput.items()
+    )
+    rows.append(
+        (
+            f"hello req/s, {THROUGHPUT_WORKERS} workers (bare | instrumented)",
+            bare,
+            instrumented,
+            f"{ratio:.2f}x",
+            f">= 0.95x: {verdict(ratio >= 0.95)}; rounds: {rounds}",
+        )
+    )
     return rows
 
 
@@ -457,13 +543,22 @@ def main():
         scrapes = measure_scrapes(farm, workdir, sizes)
         hot_path = measure_hot_path(sizes["hot_path_requests"])
         p99 = measure_p99(scrapes["p99_dirs"], scrapes["p99_dead"], sizes["wrk_seconds"], workdir)
+        throughput = measure_throughput(
+            sizes["throughput_seconds"], sizes["throughput_rounds"], workdir
+        )
     header.append(
         f"scrape: median of generate_latest over a fresh registry; AxBxC = live workers x routes"
         f" x dead workers; hello p99: 1 Sanic worker, wrk -c4 -t1 -d{sizes['wrk_seconds']}s"
         f" --timeout={WRK_TIMEOUT_SECONDS}s,"
         f" /metrics scraped back to back over 4x20x{scrapes['p99_dead']}"
     )
-    print_table(header, table_rows(scrapes, hot_path, p99, sizes))
+    header.append(
+        f"hello req/s: median of {sizes['throughput_rounds']} rounds, bare and instrumented"
+        f" alternating, each a fresh sanic --workers {THROUGHPUT_WORKERS} --no-access-logs,"
+        f" wrk -t1 -c{THROUGHPUT_CONNECTIONS} -d{sizes['throughput_seconds']}s;"
+        f" instrumented = {HELLO_APP} under the zero-change wrapper"
+    )
+    print_table(header, table_rows(scrapes, hot_path, p99, throughput, sizes))
     print(f"# measured in {time.monotonic() - started:.0f} s")
     if args.charts:
         write_charts(args.charts, scrapes, hot_path)
