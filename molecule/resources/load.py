@@ -94,9 +94,14 @@ class Load:
                 self.outage_started = time.monotonic()
 
 
-def sender(load, host, port):
+def sender(load, host, port, requests_per_connection):
     connection = http.client.HTTPConnection(host, port, timeout=10)
+    on_connection = 0
     while (request := load.next_request()) is not None:
+        if on_connection == requests_per_connection:
+            connection.close()
+            on_connection = 0
+        on_connection += 1
         method, path = request
         sent_at = time.monotonic()
         try:
@@ -105,7 +110,7 @@ def sender(load, host, port):
             response.read()
         except (OSError, http.client.HTTPException) as error:
             connection.close()
-            connection = http.client.HTTPConnection(host, port, timeout=10)
+            on_connection = 0
             load.record_failure(error)
             if isinstance(error, ConnectionRefusedError):
                 time.sleep(REFUSED_BACKOFF_SECONDS)
@@ -183,7 +188,9 @@ def run(args):
     done = threading.Event()
     scrapes = []
     threads = [
-        threading.Thread(target=sender, args=(load, args.host, args.port))
+        threading.Thread(
+            target=sender, args=(load, args.host, args.port, args.requests_per_connection)
+        )
         for _ in range(args.concurrency)
     ]
     if args.scrape_every:
@@ -232,6 +239,8 @@ def main():
     send.add_argument("--duration", type=float, required=True, help="seconds, upper bound")
     send.add_argument("--max-requests", type=int, required=True, help="upper bound")
     send.add_argument("--concurrency", type=int, default=8)
+    # Each worker accepts whole connections: short ones spread requests over every worker.
+    send.add_argument("--requests-per-connection", type=int, default=0, help="0: no limit")
     send.add_argument("--mix", choices=["fixed", "random"], default="fixed")
     send.add_argument("--method", default="GET")
     send.add_argument("--path", default="/")

@@ -74,8 +74,10 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_request():
 def test_distinct_random_paths_and_methods_do_not_grow_the_directory_or_the_series():
     with SanicService(workers=WORKERS) as service:
         port = str(service.port)
+        # One request per connection: a worker serves whole connections, so this reaches each.
         load_py("send", "--port", port, "--mix", "random", "--seed", "1",
-                "--max-requests", "4000", "--duration", "30")  # fmt: skip
+                "--max-requests", "4000", "--duration", "30",
+                "--requests-per-connection", "1")  # fmt: skip
         files_before = {p.name: p.stat().st_size for p in Path(service.multiprocess_dir).iterdir()}
         series_before = set(service.scrape())
 
