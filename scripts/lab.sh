@@ -8,11 +8,24 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+all_lab_hosts_running() {
+  local host
+  for host in $(cd "$REPO_ROOT/ansible" && ansible-inventory --list | "$VENV/bin/python" -c \
+    'import json, sys; print(" ".join(json.load(sys.stdin)["_meta"]["hostvars"]))'); do
+    [ "$(docker inspect -f '{{.State.Running}}' "$host" 2>/dev/null)" = true ] || return 1
+  done
+}
+
 up() {
   "$REPO_ROOT/scripts/setup.sh"
   export PATH="$VENV/bin:$PATH"
-  log "creating the lab containers"
-  "$REPO_ROOT/scripts/molecule.sh" create
+  # Molecule remembers creating the fleet even after something else (make test, a reboot of the
+  # Docker engine) removed or stopped the containers: start from scratch unless all of them run.
+  if ! all_lab_hosts_running; then
+    log "creating the lab containers"
+    "$REPO_ROOT/scripts/molecule.sh" destroy
+    "$REPO_ROOT/scripts/molecule.sh" create
+  fi
   log "deploying: (cd ansible && ansible-playbook site.yml)"
   (cd "$REPO_ROOT/ansible" && ansible-playbook site.yml)
   "$VENV/bin/python" "$REPO_ROOT/scripts/lab_report.py"
