@@ -30,8 +30,9 @@ def _add_stock_inline_metrics(app):
 
 
 def _add_safe_thread_metrics(app):
-    from app_instrumentation.collector import SafeMultiProcessCollector
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+    from app_instrumentation.collector import SafeMultiProcessCollector
 
     executor = ThreadPoolExecutor(max_workers=1)
 

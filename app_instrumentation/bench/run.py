@@ -28,11 +28,12 @@ import threading
 import time
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
 from app_instrumentation.collector import FILES_METRIC, SafeMultiProcessCollector
 from app_instrumentation.compaction import compact_dead_worker
 from app_instrumentation.factory import INSTRUMENTED_APP_ENV_VAR
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
 from worker_farm import WorkerFarm, http_metrics, http_operations
 
 BENCH_DIR = Path(__file__).resolve().parent

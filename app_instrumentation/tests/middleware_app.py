@@ -3,9 +3,9 @@
 The zero-change factory instruments it a second time, which must change nothing.
 """
 
-from app.server import create_app as create_demo_app
 from sanic import Request, text
 
+from app.server import create_app as create_demo_app
 from app_instrumentation import instrument
 
 DENY_HEADER = "x-deny"

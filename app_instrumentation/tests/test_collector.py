@@ -7,17 +7,9 @@ import logging
 import os
 import random
 import struct
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
-from app_instrumentation.collector import (
-    CORRUPT_FILES_METRIC,
-    FILES_METRIC,
-    SafeMultiProcessCollector,
-)
-from app_instrumentation.compaction import compact_dead_worker, encode_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
@@ -25,21 +17,13 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from app_instrumentation import collector
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from worker_farm import EVERY_KIND, WorkerFarm, random_operations
-
-
-@pytest.fixture(scope="module")
-def farm():
-    with WorkerFarm() as worker_farm:
-        yield worker_farm
-
-
-@pytest.fixture
-def metrics_dir():
-    with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="test_collector_") as path:
-        yield Path(path)
+from app_instrumentation.collector import (
+    CORRUPT_FILES_METRIC,
+    FILES_METRIC,
+    SafeMultiProcessCollector,
+)
+from app_instrumentation.compaction import compact_dead_worker, encode_entries
+from worker_farm import EVERY_KIND, random_operations
 
 
 def exposition(collector_class, path):

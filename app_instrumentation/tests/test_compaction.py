@@ -6,34 +6,19 @@ Directories are written by real prometheus_client writers: forked processes, eac
 import os
 import random
 import shutil
-import sys
 import tempfile
 import threading
-from pathlib import Path
 
 import pytest
-from app_instrumentation.collector import SafeMultiProcessCollector
-from app_instrumentation.compaction import compact_dead_worker, directory_lock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from worker_farm import EVERY_KIND, WorkerFarm, random_operations
-
-
-@pytest.fixture(scope="module")
-def farm():
-    with WorkerFarm() as worker_farm:
-        yield worker_farm
-
-
-@pytest.fixture
-def metrics_dir():
-    with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="test_compaction_") as path:
-        yield Path(path)
+from app_instrumentation.collector import SafeMultiProcessCollector
+from app_instrumentation.compaction import compact_dead_worker, directory_lock
+from worker_farm import EVERY_KIND, random_operations
 
 
 def families(collector_class, path):

@@ -3,8 +3,9 @@
 import gzip
 
 import pytest
-from app_instrumentation.exposition import gzip_accepted, render
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from app_instrumentation.exposition import gzip_accepted, render
 
 
 @pytest.mark.parametrize(

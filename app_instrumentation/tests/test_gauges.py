@@ -1,6 +1,7 @@
 """Application gauges must say how worker values merge."""
 
 import pytest
+
 from app_instrumentation.gauges import declare_gauge
 
 

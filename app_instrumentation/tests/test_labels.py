@@ -1,6 +1,9 @@
 """Label normalisation: series are bounded by the route table, whatever clients send."""
 
 import pytest
+from prometheus_client import Histogram
+
+from app_instrumentation import http_metrics
 from app_instrumentation.http_metrics import (
     OTHER_METHOD,
     UNMATCHED_ROUTE,
@@ -8,9 +11,6 @@ from app_instrumentation.http_metrics import (
     parse_duration_buckets,
     route_label,
 )
-from prometheus_client import Histogram
-
-from app_instrumentation import http_metrics
 
 
 @pytest.mark.parametrize(

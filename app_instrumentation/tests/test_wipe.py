@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from app_instrumentation.wipe import main
 
 CONSOLE_SCRIPT = "app-instrumentation-wipe"
