@@ -253,21 +253,12 @@ def hello_under_scrape(handler, metrics_dir, seconds, log_path, scrape=True):
         if scrape:
             scraper.start()
         try:
-            # A long timeout: requests stuck behind a blocked event loop must count in p99.
-            command = ["wrk", "-c4", "-t1", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT_SECONDS}s"]
-            command += ["--latency", f"http://127.0.0.1:{port}/"]
-            wrk = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=seconds + WRK_TIMEOUT_SECONDS + 30,
-            )
+            wrk_output = run_wrk(port, seconds, connections=4)
         finally:
             stop.set()
             if scrape:
                 scraper.join()
-    p99_ms, rate = parse_wrk(wrk.stdout)
+    p99_ms, rate = parse_wrk(wrk_output)
     return {
         "p99_ms": p99_ms,
         "requests_per_second": rate,
@@ -275,6 +266,20 @@ def hello_under_scrape(handler, metrics_dir, seconds, log_path, scrape=True):
         "scrape_ms": statistics.median(scrape_ms) if scrape_ms else 0.0,
         "safe_collector": bool(files_gauge) and all(files_gauge),
     }
+
+
+def run_wrk(port, seconds, connections):
+    """wrk's output for GET / on one thread; a long timeout so that requests stuck behind a
+    blocked event loop count in the latency figures instead of being dropped."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command += [f"--timeout={WRK_TIMEOUT_SECONDS}s", f"http://127.0.0.1:{port}/"]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + WRK_TIMEOUT_SECONDS + 30,
+    ).stdout
 
 
 def measure_p99(dirs, dead, seconds, workdir):
@@ -303,22 +308,14 @@ def measure_p99(dirs, dead, seconds, workdir):
 def requests_per_second(target, env, seconds, log_path, instrumented):
     """wrk's req/s on / of a fresh server; checks that /metrics exists exactly when instrumented."""
     with sanic_server(target, THROUGHPUT_WORKERS, env, log_path) as port:
-        command = ["wrk", "-t1", f"-c{THROUGHPUT_CONNECTIONS}", f"-d{seconds}s", "--latency"]
-        command += [f"--timeout={WRK_TIMEOUT_SECONDS}s", f"http://127.0.0.1:{port}/"]
-        wrk = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + WRK_TIMEOUT_SECONDS + 30,
-        )
+        wrk_output = run_wrk(port, seconds, connections=THROUGHPUT_CONNECTIONS)
         status, body = get(port, "/metrics")
     # Errors answered fast would inflate the rate of a broken server.
-    if "Non-2xx" in wrk.stdout:
-        raise RuntimeError(f"{target} answered errors under load:\n{wrk.stdout}")
+    if "Non-2xx" in wrk_output:
+        raise RuntimeError(f"{target} answered errors under load:\n{wrk_output}")
     if (status == 200 and HISTOGRAM_COUNT in body) != instrumented:
         raise RuntimeError(f"{target}: /metrics answered {status}, instrumented={instrumented}")
-    return parse_wrk(wrk.stdout)[1]
+    return parse_wrk(wrk_output)[1]
 
 
 def measure_throughput(seconds, rounds, workdir):
