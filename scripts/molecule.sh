@@ -9,5 +9,7 @@ set -a
 # shellcheck disable=SC1091 # written at run time by images.sh
 . "$CACHE_DIR/molecule.env"
 set +a
+# Molecule runs ansible-config and ansible-playbook by name: the venv's, also when run by hand.
+export PATH="$VENV/bin:$PATH"
 cd "$REPO_ROOT"
 exec "$VENV/bin/molecule" "$@"
