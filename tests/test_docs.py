@@ -546,6 +546,26 @@ def test_every_fenced_block_names_a_known_language():
     assert {language for language, _body, _line in fenced_blocks()} <= FENCE_LANGUAGES
 
 
+MANUAL_FILES = [ROOT / "README.md", ROOT / "docs" / "DECISIONS.md"]
+
+
+@pytest.mark.parametrize("path", MANUAL_FILES, ids=lambda path: path.name)
+def test_manual_names_only_alerts_the_rules_define(path):
+    rules = (ROLE_PATHS["sanic_scrape_job"] / "templates" / "sanic_rules.yml.j2").read_text()
+    named = set(re.findall(r"\bSanic[A-Z]\w+", path.read_text()))
+    assert named, "names no alert"
+    assert named - set(re.findall(r"- alert: (\w+)", rules)) == set()
+
+
+@pytest.mark.parametrize("path", MANUAL_FILES, ids=lambda path: path.name)
+def test_manual_names_only_metrics_the_instrumentation_exports(path):
+    families = r"\b(?:http_server|sanic_workers|app_instrumentation_multiprocess)_\w*"
+    named = set(re.findall(families, path.read_text()))
+    assert named, "names no metric"
+    names = exported_metric_names()
+    assert {word for word in named if not any(n.startswith(word) for n in names)} == set()
+
+
 # --- The example inventory ----------------------------------------------------------------------
 
 
