@@ -1,4 +1,5 @@
-"""The demo app plus middleware that return their own responses, instrumented explicitly.
+"""The demo app plus middleware that return their own responses and a websocket route,
+instrumented explicitly.
 
 The zero-change factory instruments it a second time, which must change nothing.
 """
@@ -10,6 +11,7 @@ from app_instrumentation import instrument
 
 DENY_HEADER = "x-deny"
 REPLACED_STATUS = 203
+ECHO_PATH = "/echo"
 
 
 def create_app():
@@ -24,5 +26,10 @@ def create_app():
     async def replace_item_responses(request: Request, response):
         if request.path.startswith("/items/"):
             return text("replaced\n", status=REPLACED_STATUS)
+
+    @app.websocket(ECHO_PATH)
+    async def echo(request: Request, websocket):
+        async for message in websocket:
+            await websocket.send(message)
 
     return instrument(app)

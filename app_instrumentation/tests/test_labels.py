@@ -1,7 +1,12 @@
 """Label normalisation: series are bounded by the route table, whatever clients send."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from prometheus_client import Histogram
+from prometheus_client.parser import text_string_to_metric_families
 
 from app_instrumentation import http_metrics
 from app_instrumentation.http_metrics import (
@@ -78,3 +83,62 @@ def test_direct_observation_matches_histogram_observe():
         return [(s.labels, s.value) for s in samples if not s.name.endswith("_created")]
 
     assert counts(direct) == counts(reference)
+
+
+def test_direct_file_writes_are_read_back_by_prometheus_client_in_multiprocess_mode(tmp_path):
+    """In a process with a multiprocess directory the hot path writes the mmap files itself,
+    next to prometheus_client's own writes to the same files: the stock merge reads them all."""
+    script = """
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from app_instrumentation import http_metrics
+
+# Same file as the in-flight gauge (gauge_livesum_<pid>.db), written by prometheus_client.
+reference = Gauge("reference_in_flight", "Reference.", multiprocess_mode="livesum")
+for index in range(300):
+    seconds = (0.001, 0.02, 0.3, 7.0, 12.0)[index % 5]
+    started = http_metrics.request_started()
+    reference.inc()
+    if index % 7:
+        reference.dec()
+    # Backdated start: the hot path measures the duration from it.
+    http_metrics.request_finished(("GET", "FOOBAR")[index // 150], "/r", 200, started - seconds)
+registry = CollectorRegistry()
+MultiProcessCollector(registry)
+print(generate_latest(registry).decode())
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(result.stdout)
+        for sample in family.samples
+    }
+
+    def duration(suffix, method, *extra):
+        labels = (
+            ("http_request_method", method),
+            ("http_response_status_code", "200"),
+            ("http_route", "/r"),
+        )
+        return samples[(f"http_server_request_duration_seconds_{suffix}", labels + extra)]
+
+    for method in ("GET", "_OTHER"):
+        assert duration("count", method) == 150
+        assert [
+            duration("bucket", method, ("le", le)) for le in ("0.005", "0.025", "0.5", "7.5")
+        ] == [
+            30,
+            60,
+            90,
+            120,
+        ]
+        assert 30 * (0.001 + 0.02 + 0.3 + 7.0 + 12.0) < duration("sum", method) < 30 * 19.33
+    assert samples[("http_server_active_requests", ())] == 0
+    assert samples[("reference_in_flight", ())] == len(range(0, 300, 7))

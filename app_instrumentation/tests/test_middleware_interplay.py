@@ -1,8 +1,13 @@
-"""Middleware that return their own responses, and double instrumentation, do not change counts."""
+"""Every way a request ends is counted once: middleware that answer, a replaced response, a
+websocket, a malformed request; and instrumenting twice does not count twice."""
+
+import socket
+import time
 
 import pytest
-from middleware_app import DENY_HEADER, REPLACED_STATUS
+from middleware_app import DENY_HEADER, ECHO_PATH, REPLACED_STATUS
 from sanic_service import SanicService, request_counts
+from websockets.sync.client import connect
 
 
 @pytest.fixture(scope="module")
@@ -11,30 +16,67 @@ def service():
         yield running
 
 
-def counts_after(service, requests):
+def changed_since(service, before, expected, timeout=5.0):
+    """Counts changed since `before`, polled until they equal `expected` or `timeout` passes:
+    a request is recorded just after its response is sent, so a scrape may come first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        after = request_counts(service.scrape())
+        changed = {key: after[key] - before.get(key, 0) for key in after}
+        changed = {key: value for key, value in changed.items() if value}
+        if changed == expected or time.monotonic() > deadline:
+            return changed
+        time.sleep(0.05)
+
+
+def counts_after(service, requests, expected):
     before = request_counts(service.scrape())
     statuses = [service.request(method, path, headers)[0] for method, path, headers in requests]
-    after = request_counts(service.scrape())
-    changed = {key: after[key] - before.get(key, 0) for key in after}
-    return statuses, {key: value for key, value in changed.items() if value}
+    return statuses, changed_since(service, before, expected)
 
 
 def test_request_middleware_that_answers_early_is_still_counted_once(service):
-    statuses, changed = counts_after(service, [("GET", "/", {DENY_HEADER: "1"})] * 5)
+    expected = {("/", "GET", "401"): 5}
+    statuses, changed = counts_after(service, [("GET", "/", {DENY_HEADER: "1"})] * 5, expected)
 
     assert statuses == [401] * 5
-    assert changed == {("/", "GET", "401"): 5}
+    assert changed == expected
 
 
-def test_response_middleware_that_replaces_the_response_does_not_skip_the_metrics(service):
-    statuses, changed = counts_after(service, [("GET", "/items/1", {})] * 4)
+def test_response_replaced_by_a_middleware_is_counted_with_the_status_the_client_got(service):
+    expected = {("/items/<item_id:int>", "GET", str(REPLACED_STATUS)): 4}
+    statuses, changed = counts_after(service, [("GET", "/items/1", {})] * 4, expected)
 
     assert statuses == [REPLACED_STATUS] * 4
-    assert changed == {("/items/<item_id:int>", "GET", "200"): 4}
+    assert changed == expected
 
 
 def test_instrumenting_twice_counts_each_request_once(service):
-    statuses, changed = counts_after(service, [("GET", "/api/v1/users/x", {})] * 3)
+    expected = {("/api/v1/users/<name:str>", "GET", "200"): 3}
+    statuses, changed = counts_after(service, [("GET", "/api/v1/users/x", {})] * 3, expected)
 
     assert statuses == [200] * 3
-    assert changed == {("/api/v1/users/<name:str>", "GET", "200"): 3}
+    assert changed == expected
+
+
+def test_websocket_is_counted_once_as_101_when_it_closes(service):
+    before = request_counts(service.scrape())
+    for message in ("one", "two"):
+        with connect(f"ws://127.0.0.1:{service.port}{ECHO_PATH}", open_timeout=10) as websocket:
+            websocket.send(message)
+            assert websocket.recv(timeout=10) == message
+    expected = {(ECHO_PATH, "GET", "101"): 2}
+
+    assert changed_since(service, before, expected) == expected
+
+
+def test_malformed_request_answered_before_routing_is_counted_as_unmatched(service):
+    before = request_counts(service.scrape())
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", service.port), timeout=10) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
+            assert connection.recv(64).startswith(b"HTTP/1.1 400 ")
+    # Sanic answers before it has parsed a method: "NONE", outside the standard set.
+    expected = {("__unmatched__", "_OTHER", "400"): 3}
+
+    assert changed_since(service, before, expected) == expected

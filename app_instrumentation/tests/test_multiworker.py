@@ -116,7 +116,7 @@ def test_in_flight_gauge_sums_requests_in_progress_over_workers(service):
     during = asyncio.run(scrape_during_slow_requests())
 
     assert during[ACTIVE] == 3
-    assert service.scrape()[ACTIVE] == 0
+    assert wait_for(lambda: service.scrape()[ACTIVE] == 0, timeout=10)
 
 
 def test_metrics_route_is_not_counted(service):
@@ -174,8 +174,10 @@ def test_promtool_check_metrics_reports_nothing(service, accept):
 
 
 def test_distinct_random_paths_do_not_add_series(service):
-    service.request("GET", "/warm-up-unmatched")
-    before = service.scrape()
+    # Every worker serves an unmatched request first, so that the series exists in every file.
+    warm_up = [("GET", f"/warm-up-unmatched/{n}") for n in range(400)]
+    asyncio.run(send_requests(service.port, warm_up, connections=16))
+    before = wait_for(lambda: (samples := service.scrape())[ACTIVE] == 0 and samples, timeout=10)
     file_sizes = {
         path.name: path.stat().st_size for path in Path(service.multiprocess_dir).iterdir()
     }
@@ -191,7 +193,8 @@ def test_distinct_random_paths_do_not_add_series(service):
     )
     elapsed = time.monotonic() - started
     print(f"\n{SERIES_FLOOD_REQUESTS} requests to distinct paths took {elapsed:.1f}s")
-    after = service.scrape()
+    # A request is recorded just after its response is sent.
+    after = wait_for(lambda: (samples := service.scrape())[ACTIVE] == 0 and samples, timeout=10)
 
     assert Counter(statuses) == {404: SERIES_FLOOD_REQUESTS}
     assert set(after) == set(before)
