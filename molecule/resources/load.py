@@ -9,6 +9,8 @@ is either answered or failed, once). Prints one JSON object:
   outages: how often and for how long no request got an answer (a closed port during a restart),
   scrapes (with --scrape-every): what the metrics endpoint reported during the load.
 
+--stop-file PATH ends the load early once PATH exists (a deploy under load stops it when done).
+
 --mix fixed sends --method --path (default GET /) every time; --mix random sends a distinct
 random path with a random method each time (standard methods and invented ones), to show that
 labels stay bounded.
@@ -25,6 +27,7 @@ import argparse
 import http.client
 import itertools
 import json
+import os
 import random
 import sys
 import threading
@@ -36,6 +39,7 @@ import http_probe
 RANDOM_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PURGE", "BREW")
 # After a refused connection: the port is closed, so retrying at once would only burn CPU.
 REFUSED_BACKOFF_SECONDS = 0.01
+STOP_FILE_POLL_SECONDS = 0.2
 
 
 def fixed_requests(method, path):
@@ -92,6 +96,14 @@ class Load:
             self.failed[type(error).__name__] += 1
             if self.outage_started is None:
                 self.outage_started = time.monotonic()
+
+
+def stop_when_file_exists(load, path, done):
+    while not done.wait(STOP_FILE_POLL_SECONDS):
+        if os.path.exists(path):
+            with load.lock:
+                load.stop_at = time.monotonic()
+            return
 
 
 def sender(load, host, port, requests_per_connection):
@@ -198,6 +210,10 @@ def run(args):
         threads.append(
             threading.Thread(target=scraper, args=(*scrape_args, done, scrapes, started))
         )
+    if args.stop_file:
+        threads.append(
+            threading.Thread(target=stop_when_file_exists, args=(load, args.stop_file, done))
+        )
     for thread in threads:
         thread.start()
     for thread in threads[: args.concurrency]:
@@ -245,6 +261,7 @@ def main():
     send.add_argument("--method", default="GET")
     send.add_argument("--path", default="/")
     send.add_argument("--seed", type=int, default=7)
+    send.add_argument("--stop-file", default="", help="stop early once this file exists")
     send.add_argument("--scrape-every", type=float, default=0.0, help="seconds; 0: no scrapes")
     count.add_argument("--since", type=json.loads, help="an earlier `counts` output")
     count.add_argument("--answered", type=json.loads, help="a `send` output")
