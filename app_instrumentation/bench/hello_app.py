@@ -3,8 +3,10 @@
 `sanic hello_app:create_app --factory` with env BENCH_METRICS_HANDLER:
 - `stock_inline`: the common recipe, MultiProcessCollector + generate_latest inside the handler,
   i.e. on the event loop;
-- `safe_thread`: SafeMultiProcessCollector in a one-thread executor, off the event loop;
-- `project`: app_instrumentation.instrument(app), the endpoint this project ships;
+- `safe_thread`: SafeMultiProcessCollector in a one-thread executor, off the event loop but on the
+  worker's GIL (this project's endpoint before it moved the merge to a helper process);
+- `project`: app_instrumentation.instrument(app), the endpoint this project ships (the merge in a
+  helper process);
 - `bare`: no metrics at all, the app an operator would hand to the zero-change wrapper.
 """
 
