@@ -99,24 +99,29 @@ def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
     )
 
     metrics_route_name = f"{app.name}.{METRICS_ROUTE_NAME}"
+    metrics_path_bytes = metrics_path.encode()
+
+    # Route path -> request.uri_template's value, without building it again for every request.
+    templates: dict[str, str] = {}
 
     def record(request: Request, status: int) -> None:
         """Record `request` once, unless it is a scrape."""
         started = request.app_instrumentation_started
         request.app_instrumentation_started = None
         route = request.route
-        if route is not None and route.name == metrics_route_name:
+        if route is None:
+            template = None
+        elif route.name == metrics_route_name:
             if request.app_instrumentation_in_flight:
                 # The metrics route under another path (a trailing slash).
                 request_not_counted()
+            return
         else:
-            request_finished(
-                request.method,
-                request.uri_template,
-                status,
-                started,
-                request.app_instrumentation_in_flight,
-            )
+            path = route.path
+            template = templates.get(path) or templates.setdefault(path, f"/{path}")
+        request_finished(
+            request.method, template, status, started, request.app_instrumentation_in_flight
+        )
 
     def status_without_response(request: Request) -> int:
         route = request.route
@@ -155,7 +160,9 @@ def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
     class InstrumentedSanic(type(app)):
         async def handle_request(self, request: InstrumentedRequest) -> None:
             # A scrape is not counted, nor in flight while it runs: it would see itself.
-            in_flight = request.path != metrics_path
+            in_flight = not (
+                request.raw_url.startswith(metrics_path_bytes) and request.path == metrics_path
+            )
             try:
                 request.app_instrumentation_in_flight = in_flight
             except AttributeError:
