@@ -135,12 +135,16 @@ def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
         return getattr(exception, "status_code", SERVER_ERROR_STATUS)
 
     request_class = app.request_class or Request
+    app_class = type(app)
+    # Not super(): no proxy object per call. app_class.handle_request is looked up at each call,
+    # because Sanic rewrites it at startup (TouchUp).
+    base_respond = request_class.respond
 
     class InstrumentedRequest(request_class):
         __slots__ = ("app_instrumentation_in_flight", "app_instrumentation_started")
 
         async def respond(self, *args, **kwargs):
-            response = await super().respond(*args, **kwargs)
+            response = await base_respond(self, *args, **kwargs)
             try:
                 started = self.app_instrumentation_started
             except AttributeError:
@@ -157,7 +161,7 @@ def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
                     record(self, response.status)
             return response
 
-    class InstrumentedSanic(type(app)):
+    class InstrumentedSanic(app_class):
         async def handle_request(self, request: InstrumentedRequest) -> None:
             # A scrape is not counted, nor in flight while it runs: it would see itself.
             in_flight = not (
@@ -167,10 +171,10 @@ def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
                 request.app_instrumentation_in_flight = in_flight
             except AttributeError:
                 # app.request_class was replaced after instrument(): served, not counted.
-                return await super().handle_request(request)
+                return await app_class.handle_request(self, request)
             request.app_instrumentation_started = request_started() if in_flight else perf_counter()
             try:
-                await super().handle_request(request)
+                await app_class.handle_request(self, request)
             finally:
                 # Not recorded by respond(): a websocket, a lost connection, a cancellation.
                 if request.app_instrumentation_started is not None:
@@ -178,7 +182,7 @@ def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
 
     # Same names as the classes they extend, for logs and reprs.
     InstrumentedRequest.__name__ = InstrumentedRequest.__qualname__ = request_class.__name__
-    InstrumentedSanic.__name__ = InstrumentedSanic.__qualname__ = type(app).__name__
+    InstrumentedSanic.__name__ = InstrumentedSanic.__qualname__ = app_class.__name__
     app.request_class = InstrumentedRequest
     # Assigning __class__ keeps every reference to the app valid; the subclass adds no state.
     app.__class__ = InstrumentedSanic
