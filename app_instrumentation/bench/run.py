@@ -34,6 +34,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from app_instrumentation.collector import FILES_METRIC, SafeMultiProcessCollector
 from app_instrumentation.compaction import compact_dead_worker
 from app_instrumentation.factory import INSTRUMENTED_APP_ENV_VAR
+from hello_app import HANDLER_ENV_VAR, HOOK_FLOOR_ANSWER
 from worker_farm import WorkerFarm, http_metrics, http_operations
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -67,9 +68,12 @@ HOT_PATH_ROUNDS = 3
 P99_LIVE_WORKERS, P99_ROUTES = 4, 20
 WRK_TIMEOUT_SECONDS = 60
 THROUGHPUT_WORKERS, THROUGHPUT_CONNECTIONS = 2, 32
+# In the order each round runs them; hook_floor: see hello_app.py.
+THROUGHPUT_APPS = ("bare", "instrumented", "hook_floor")
 HELLO_APP = "hello_app:create_app"
 HISTOGRAM_COUNT = b"http_server_request_duration_seconds_count{"
 WORKER_READY_LOG = "Worker ready ["  # Sanic's line, once per worker that listens
+SERVER_WORKER_ENVIRON = b"SANIC_WORKER_NAME=Sanic-Server-"  # set by Sanic in each server worker
 
 
 def scrape_seconds(collector_class, path):
@@ -185,8 +189,9 @@ def get(port, path, timeout=60):
 
 @contextlib.contextmanager
 def sanic_server(target, workers, env, log_path):
-    """`sanic TARGET --factory` on a free 127.0.0.1 port with hello_app importable; yields the port.
-    Every server of the benchmark starts through here, so they differ only in target and env."""
+    """`sanic TARGET --factory` on a free 127.0.0.1 port with hello_app importable; yields
+    (port, main process pid). Every server of the benchmark starts through here, so they differ
+    only in target and env."""
     port = free_port()
     env = dict(env, PYTHONPATH=str(BENCH_DIR))
     command = [str(Path(sys.executable).parent / "sanic"), target, "--factory"]
@@ -210,7 +215,7 @@ def sanic_server(target, workers, env, log_path):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"Sanic did not start; see {log_path}")
             time.sleep(0.1)
-        yield port
+        yield port, server.pid
     finally:
         server.terminate()
         try:
@@ -224,8 +229,31 @@ def sanic_server(target, workers, env, log_path):
 
 def sanic_worker(handler, metrics_dir, log_path):
     """One Sanic worker on 127.0.0.1 serving hello_app with the given /metrics handler."""
-    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), BENCH_METRICS_HANDLER=handler)
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), **{HANDLER_ENV_VAR: handler})
     return sanic_server(HELLO_APP, 1, env, log_path)
+
+
+def server_workers_cpu_seconds(main_pid):
+    """User + system CPU seconds used so far by the server workers of the Sanic main process
+    `main_pid` (not the main process, nor the merge helpers the workers start)."""
+    total_ticks = 0
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # Fields after the parenthesised command: state, ppid, ... utime (12th), stime (13th).
+            fields = stat_path.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != main_pid:
+                continue
+            if SERVER_WORKER_ENVIRON not in (stat_path.parent / "environ").read_bytes():
+                continue
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we looked
+        total_ticks += int(fields[11]) + int(fields[12])
+    return total_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def parse_wrk_requests(output):
+    """The number of requests wrk completed."""
+    return int(re.search(r"^\s*(\d+) requests in ", output, re.MULTILINE).group(1))
 
 
 def parse_wrk(output):
@@ -238,7 +266,7 @@ def parse_wrk(output):
 
 def hello_under_scrape(handler, metrics_dir, seconds, log_path, scrape=True):
     """wrk on / while a client scrapes /metrics back to back; p99, req/s, scrapes, scrape ms."""
-    with sanic_worker(handler, metrics_dir, log_path) as port:
+    with sanic_worker(handler, metrics_dir, log_path) as (port, _):
         stop = threading.Event()
         scrape_ms = []
         files_gauge = []
@@ -311,43 +339,54 @@ def measure_p99(dirs, dead, seconds, rounds, workdir):
     return results
 
 
-def requests_per_second(target, env, seconds, log_path, instrumented):
-    """wrk's req/s on / of a fresh server; checks that /metrics exists exactly when instrumented."""
-    with sanic_server(target, THROUGHPUT_WORKERS, env, log_path) as port:
+def hello_throughput(target, env, seconds, log_path, metrics_marker):
+    """wrk on / of a fresh server: {"requests_per_second", "worker_cpu_us"}, the latter the server
+    workers' CPU time per request (what the instrumentation adds shows there without the share of
+    the CPUs wrk takes). Checks that /metrics answers 200 with metrics_marker in its body, or 404
+    if that is None."""
+    with sanic_server(target, THROUGHPUT_WORKERS, env, log_path) as (port, main_pid):
+        cpu_before = server_workers_cpu_seconds(main_pid)
         wrk_output = run_wrk(port, seconds, connections=THROUGHPUT_CONNECTIONS)
+        cpu_seconds = server_workers_cpu_seconds(main_pid) - cpu_before
         status, body = get(port, "/metrics")
     # Errors answered fast would inflate the rate of a broken server.
     if "Non-2xx" in wrk_output:
         raise RuntimeError(f"{target} answered errors under load:\n{wrk_output}")
-    if (status == 200 and HISTOGRAM_COUNT in body) != instrumented:
-        raise RuntimeError(f"{target}: /metrics answered {status}, instrumented={instrumented}")
-    return parse_wrk(wrk_output)[1]
+    if not ((status == 200 and metrics_marker in body) if metrics_marker else status == 404):
+        raise RuntimeError(f"{target}: /metrics answered {status} {body[:200]!r}")
+    return {
+        "requests_per_second": parse_wrk(wrk_output)[1],
+        "worker_cpu_us": cpu_seconds / parse_wrk_requests(wrk_output) * 1e6,
+    }
 
 
 def measure_throughput(seconds, rounds, workdir):
-    """{"bare"|"instrumented": [req/s per round]}: hello_app with no metrics, then the same app
-    through the zero-change wrapper, alternating so that load from elsewhere hits them alike."""
+    """{name: [hello_throughput() per round]} for each of THROUGHPUT_APPS: hello_app with no
+    metrics, the same app through the zero-change wrapper, and with the hook floor, alternating
+    so that load from elsewhere hits them alike."""
     bare_env = {
         name: value
         for name, value in os.environ.items()
         if name not in ("PROMETHEUS_MULTIPROC_DIR", INSTRUMENTED_APP_ENV_VAR)
     }
-    bare_env["BENCH_METRICS_HANDLER"] = "bare"
-    rates = {"bare": [], "instrumented": []}
+    bare_env[HANDLER_ENV_VAR] = "bare"
+    runs = {name: [] for name in THROUGHPUT_APPS}
     for round_index in range(rounds):
-        log = workdir / f"sanic_throughput_bare_{round_index}.log"
-        rates["bare"].append(requests_per_second(HELLO_APP, bare_env, seconds, log, False))
-        with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_throughput_") as path:
-            env = dict(
-                bare_env, PROMETHEUS_MULTIPROC_DIR=path, **{INSTRUMENTED_APP_ENV_VAR: HELLO_APP}
-            )
-            log = workdir / f"sanic_throughput_instrumented_{round_index}.log"
-            rates["instrumented"].append(
-                requests_per_second(
-                    "app_instrumentation.factory:create_app", env, seconds, log, True
-                )
-            )
-    return rates
+        for name in THROUGHPUT_APPS:
+            log = workdir / f"sanic_throughput_{name}_{round_index}.log"
+            with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_throughput_") as path:
+                target, env, marker = HELLO_APP, bare_env, None
+                if name == "instrumented":
+                    target = "app_instrumentation.factory:create_app"
+                    env = dict(
+                        env, PROMETHEUS_MULTIPROC_DIR=path, **{INSTRUMENTED_APP_ENV_VAR: HELLO_APP}
+                    )
+                    marker = HISTOGRAM_COUNT
+                elif name == "hook_floor":
+                    env = dict(env, **{HANDLER_ENV_VAR: "hook_floor"})
+                    marker = HOOK_FLOOR_ANSWER.encode()
+                runs[name].append(hello_throughput(target, env, seconds, log, marker))
+    return runs
 
 
 def machine_header(mode):
@@ -455,20 +494,46 @@ def table_rows(scrapes, hot_path, p99, throughput, sizes):
                 note,
             )
         )
-    bare, instrumented = (statistics.median(throughput[name]) for name in ("bare", "instrumented"))
+
+    def medians(key):
+        return [statistics.median(run[key] for run in throughput[name]) for name in THROUGHPUT_APPS]
+
+    def per_round(key, digits):
+        return " ".join(
+            f"{name} {'/'.join(f'{run[key]:.{digits}f}' for run in throughput[name])}"
+            for name in THROUGHPUT_APPS
+        )
+
+    bare, instrumented, _ = medians("requests_per_second")
     ratio = instrumented / bare
-    rounds = " ".join(
-        f"{name} {'/'.join(f'{rate:.0f}' for rate in rates)}" for name, rates in throughput.items()
-    )
     rows.append(
         (
             f"hello req/s, {THROUGHPUT_WORKERS} workers (bare | instrumented)",
             bare,
             instrumented,
             f"{ratio:.2f}x",
-            f">= 0.95x: {verdict(ratio >= 0.95)}; rounds: {rounds}",
+            f">= 0.95x: {verdict(ratio >= 0.95)}; rounds: {per_round('requests_per_second', 0)}",
         )
     )
+    # The same runs seen from the workers: the CPU a request costs them, which wrk's share of
+    # the CPUs does not dilute; what 0.95x would leave the instrumentation, and what the cheapest
+    # per-request hook takes of that before any metric is written.
+    bare_us, instrumented_us, floor_us = medians("worker_cpu_us")
+    allowed_us = bare_us / 0.95 - bare_us
+    rounds = f"; rounds: {per_round('worker_cpu_us', 1)}"
+    for name, us, note_end in (
+        ("instrumented", instrumented_us, ""),
+        ("hook floor, no metric", floor_us, rounds),
+    ):
+        rows.append(
+            (
+                f"worker CPU us per hello request (bare | {name})",
+                bare_us,
+                us,
+                f"{us / bare_us:.2f}x",
+                f"adds {us - bare_us:.1f} us; 0.95x allows {allowed_us:.1f} us{note_end}",
+            )
+        )
     return rows
 
 
@@ -571,10 +636,11 @@ def main():
         f" project endpoint rows: median of {sizes['p99_rounds']} alternating runs"
     )
     header.append(
-        f"hello req/s: median of {sizes['throughput_rounds']} rounds, bare and instrumented"
-        f" alternating, each a fresh sanic --workers {THROUGHPUT_WORKERS} --no-access-logs,"
-        f" wrk -t1 -c{THROUGHPUT_CONNECTIONS} -d{sizes['throughput_seconds']}s;"
-        f" instrumented = {HELLO_APP} under the zero-change wrapper"
+        f"hello req/s and worker CPU: median of {sizes['throughput_rounds']} rounds,"
+        f" {', '.join(THROUGHPUT_APPS)} alternating, each a fresh sanic --workers"
+        f" {THROUGHPUT_WORKERS} --no-access-logs, wrk -t1 -c{THROUGHPUT_CONNECTIONS}"
+        f" -d{sizes['throughput_seconds']}s; instrumented = {HELLO_APP} under the zero-change"
+        " wrapper; worker CPU = user + system time of the server workers during wrk / requests"
     )
     print_table(header, table_rows(scrapes, hot_path, p99, throughput, sizes))
     print(f"# measured in {time.monotonic() - started:.0f} s")
