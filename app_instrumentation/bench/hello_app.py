@@ -10,7 +10,9 @@
 - `bare`: no metrics at all, the app an operator would hand to the zero-change wrapper;
 - `hook_floor`: no metrics, but every request timed from start to response through the cheapest
   per-request hooks found in Sanic 25.12 (see `_add_hook_floor`): what any instrumentation costs
-  before it writes a metric. Its /metrics answers how many requests this worker timed.
+  before it writes a metric. Its /metrics answers how many requests this worker timed;
+- `hook_floor_metrics`: the same hooks writing what app_instrumentation writes per request
+  (`http_metrics.request_started` and `request_finished`: in-flight gauge and duration histogram).
 """
 
 import asyncio
@@ -54,8 +56,9 @@ def _add_safe_thread_metrics(app):
         return raw(body, content_type=CONTENT_TYPE_LATEST)
 
 
-def _add_hook_floor(app):
-    """Time each request with the fewest Python calls Sanic allows, and record nothing.
+def _add_hook_floor(app, write_metrics):
+    """Time each request with the fewest Python calls Sanic allows; with write_metrics, record it
+    as app_instrumentation does, else record nothing.
 
     Start: Sanic's HTTP/1.1 protocol calls `request_class._current.set(request)` once per
     request, just after creating it: a stand-in for that ContextVar starts the timer. End:
@@ -67,12 +70,20 @@ def _add_hook_floor(app):
     current = Request._current
     responded = Request.responded  # the slot's descriptor
     timed = [0]  # requests this worker timed, so that the bench can check the hooks ran
+    start, finish = perf_counter, None
+    if write_metrics:
+        from app_instrumentation.multiprocess_dir import require_multiprocess_dir
+
+        require_multiprocess_dir()
+        from app_instrumentation.http_metrics import request_finished, request_started
+
+        start, finish = request_started, request_finished
 
     class TimerStart:
         __slots__ = ()
 
         def set(self, request):
-            request.bench_started = perf_counter()
+            request.bench_started = start()
             return current.set(request)
 
         def get(self, *default):
@@ -93,7 +104,11 @@ def _add_hook_floor(app):
         def responded(self, value):
             responded.__set__(self, value)
             if value:
-                self.bench_elapsed = perf_counter() - self.bench_started
+                if finish is None:
+                    self.bench_elapsed = perf_counter() - self.bench_started
+                else:
+                    # The hello route's template: no routing lookup, as a floor.
+                    finish(self.method, "/", self.stream.response.status, self.bench_started)
                 timed[0] += 1
 
     app.request_class = TimedRequest
@@ -120,8 +135,8 @@ def create_app():
         from app_instrumentation import instrument
 
         instrument(app)
-    elif handler == "hook_floor":
-        _add_hook_floor(app)
+    elif handler in ("hook_floor", "hook_floor_metrics"):
+        _add_hook_floor(app, write_metrics=handler == "hook_floor_metrics")
     elif handler != "bare":
         raise ValueError(f"{HANDLER_ENV_VAR}={handler!r} is not a known handler")
     return app
