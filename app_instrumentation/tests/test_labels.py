@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from prometheus_client import Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from app_instrumentation import http_metrics
@@ -142,3 +143,58 @@ print(generate_latest(registry).decode())
         assert 30 * (0.001 + 0.02 + 0.3 + 7.0 + 12.0) < duration("sum", method) < 30 * 19.33
     assert samples[("http_server_active_requests", ())] == 0
     assert samples[("reference_in_flight", ())] == len(range(0, 300, 7))
+
+
+def test_a_forked_child_records_into_its_own_files_and_the_parent_keeps_its_counts(tmp_path):
+    """The direct writes go to the parent's mmaps, which a forked child shares: after a fork the
+    child falls back to prometheus_client's inc, which opens the child's own files."""
+    script = """
+import os
+from app_instrumentation import http_metrics
+
+def serve_one():
+    http_metrics.request_finished("GET", "/r", 200, http_metrics.request_started())
+
+serve_one()
+serve_one()
+child = os.fork()
+if child == 0:
+    serve_one()
+    os._exit(0)
+os.waitpid(child, 0)
+serve_one()
+print(os.getpid(), child)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    parent, child = result.stdout.split()
+    assert sorted(path.name for path in tmp_path.glob("*.db")) == sorted(
+        f"{kind}_{pid}.db" for kind in ("gauge_livesum", "histogram") for pid in (parent, child)
+    )
+
+    def requests_and_in_flight(pid):
+        """What one process's own files hold, merged alone by the stock collector."""
+        alone = tmp_path / f"alone_{pid}"
+        alone.mkdir()
+        for kind in ("histogram", "gauge_livesum"):
+            (tmp_path / f"{kind}_{pid}.db").rename(alone / f"{kind}_{pid}.db")
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(generate_latest(registry).decode())
+            for sample in family.samples
+        }
+        return (
+            samples["http_server_request_duration_seconds_count"],
+            samples["http_server_active_requests"],
+        )
+
+    assert requests_and_in_flight(parent) == (3, 0)
+    assert requests_and_in_flight(child) == (1, 0)

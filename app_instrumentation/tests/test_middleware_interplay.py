@@ -1,5 +1,6 @@
 """Every way a request ends is counted once: middleware that answer, a replaced response, a
-websocket, a malformed request; and instrumenting twice does not count twice."""
+websocket, a malformed request, a response timeout; scrapes under another path are not counted;
+and instrumenting twice does not count twice."""
 
 import socket
 import time
@@ -80,3 +81,27 @@ def test_malformed_request_answered_before_routing_is_counted_as_unmatched(servi
     expected = {("__unmatched__", "_OTHER", "400"): 3}
 
     assert changed_since(service, before, expected) == expected
+
+
+def test_metrics_under_a_trailing_slash_are_served_but_never_counted_nor_left_in_flight(service):
+    before = request_counts(service.scrape())
+    for _ in range(3):
+        status, _, body = service.request("GET", "/metrics/")
+        assert status == 200
+        assert b"http_server_active_requests" in body
+
+    samples = service.scrape()
+    assert request_counts(samples) == before
+    assert samples[("http_server_active_requests", frozenset())] == 0
+
+
+def test_request_cancelled_by_the_response_timeout_is_counted_once_as_503():
+    # The demo app's /slow outlasts a 1 s response timeout: Sanic cancels it and answers 503.
+    with SanicService(workers=1, SANIC_RESPONSE_TIMEOUT="1") as timed_out:
+        before = request_counts(timed_out.scrape())
+        statuses = [timed_out.request("GET", "/slow?seconds=5")[0] for _ in range(2)]
+        expected = {("/slow", "GET", "503"): 2}
+
+        assert statuses == [503, 503]
+        assert changed_since(timed_out, before, expected) == expected
+        assert timed_out.scrape()[("http_server_active_requests", frozenset())] == 0
