@@ -86,6 +86,19 @@ def test_direct_observation_matches_histogram_observe():
     assert counts(direct) == counts(reference)
 
 
+def run_with_multiprocess_dir(script, multiprocess_dir):
+    """Run `script` in a fresh Python whose prometheus_client writes into multiprocess_dir (it
+    picks its value backend at import); returns what the script printed."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(multiprocess_dir)),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
 def test_direct_file_writes_are_read_back_by_prometheus_client_in_multiprocess_mode(tmp_path):
     """In a process with a multiprocess directory the hot path writes the mmap files itself,
     next to prometheus_client's own writes to the same files: the stock merge reads them all."""
@@ -108,17 +121,9 @@ registry = CollectorRegistry()
 MultiProcessCollector(registry)
 print(generate_latest(registry).decode())
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(result.stdout)
+        for family in text_string_to_metric_families(run_with_multiprocess_dir(script, tmp_path))
         for sample in family.samples
     }
 
@@ -165,15 +170,7 @@ os.waitpid(child, 0)
 serve_one()
 print(os.getpid(), child)
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    parent, child = result.stdout.split()
+    parent, child = run_with_multiprocess_dir(script, tmp_path).split()
     assert sorted(path.name for path in tmp_path.glob("*.db")) == sorted(
         f"{kind}_{pid}.db" for kind in ("gauge_livesum", "histogram") for pid in (parent, child)
     )
