@@ -14,18 +14,40 @@ BEARER_TOKEN_FILE_ENV_VAR = "METRICS_BEARER_TOKEN_FILE"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def split_networks(text: str) -> list[str]:
+    """The comma-separated entries of METRICS_ALLOWED_NETWORKS, blanks dropped."""
+    return [part for part in (p.strip() for p in text.split(",")) if part]
+
+
+def parse_network(part: str) -> IPNetwork:
+    """One CIDR; raises ValueError. The deploy role's preflight calls this same function."""
+    return ipaddress.ip_network(part)
+
+
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:
     """Parse comma-separated CIDRs; an empty value allows every client."""
     networks = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in split_networks(text):
         try:
-            networks.append(ipaddress.ip_network(part))
+            networks.append(parse_network(part))
         except ValueError as error:
             raise SystemExit(
                 f"app_instrumentation: error: {ALLOWED_NETWORKS_ENV_VAR} holds {part!r}: {error}; "
                 "fix: use comma-separated CIDRs with zero host bits, e.g. 10.0.0.0/8,127.0.0.1/32"
             ) from None
     return tuple(networks)
+
+
+def address_in_networks(client_ip: str, networks: tuple[IPNetwork, ...]) -> bool:
+    """True if the client address is in one of the networks; an IPv4-mapped IPv6 address
+    (a dual-stack socket's view of an IPv4 client) is compared as the IPv4 address it maps."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
 
 
 def read_token(path: str) -> bytes | None:
@@ -63,15 +85,7 @@ class AccessPolicy:
         )
 
     def client_allowed(self, client_ip: str) -> bool:
-        if not self.networks:
-            return True
-        try:
-            address = ipaddress.ip_address(client_ip)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.networks)
+        return not self.networks or address_in_networks(client_ip, self.networks)
 
     def token_accepted(self, authorization: str | None) -> bool:
         if self.token is None:

@@ -1,0 +1,116 @@
+"""sanic_service's resolver (filter_plugins/sanic_service.py): the one place a service's defaults,
+derived names and addresses are computed, and the network check preflight shares with the package.
+"""
+
+import importlib.util
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN = REPO / "roles/sanic_service/filter_plugins/sanic_service.py"
+INSTRUMENTATION_SOURCE = str(REPO / "app_instrumentation")
+
+spec = importlib.util.spec_from_file_location("sanic_service_filters", PLUGIN)
+filters = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(filters)
+
+ROLE_DEFAULTS = {
+    "bind_address": "127.0.0.1",
+    "workers": 2,
+    "requirements_file": "requirements.txt",
+    "metrics_path": "/metrics",
+    "instrumentation": "wrapper",
+    "environment": {"SHARED": "1", "OVERRIDDEN": "role"},
+    "install_root": "/opt/sanic-services",
+}
+
+
+def resolve(host_address="10.1.2.3", **item):
+    service = {"name": "api", "factory": "app:create", "app_source": "/src", "port": 8080, **item}
+    (resolved,) = filters.resolve_services(
+        [service], **ROLE_DEFAULTS, host_address=host_address, inventory_hostname="app-1"
+    )
+    return resolved
+
+
+def test_keys_left_out_take_the_role_defaults_and_the_name_derives_the_rest():
+    service = resolve()
+    assert {key: service[key] for key in ("bind_address", "workers", "metrics_path")} == {
+        "bind_address": "127.0.0.1",
+        "workers": 2,
+        "metrics_path": "/metrics",
+    }
+    assert (service["user"], service["group"]) == ("api", "api")
+    assert service["multiproc_dir"] == "/dev/shm/prom_api"
+    assert service["unit_name"] == "sanic-api.service"
+    assert service["unit_path"] == "/etc/systemd/system/sanic-api.service"
+    assert service["tmpfiles_path"] == "/etc/tmpfiles.d/sanic-api.conf"
+    assert service["install_dir"] == "/opt/sanic-services/api"
+    assert service["scrape_instance"] == "app-1:8080"
+
+
+def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles():
+    service = resolve(workers=5, user="web", environment={"OVERRIDDEN": "item", "OWN": "x"})
+    assert (service["workers"], service["user"], service["group"]) == (5, "web", "api")
+    assert service["environment"] == {"SHARED": "1", "OVERRIDDEN": "item", "OWN": "x"}
+
+
+# bind address, host address -> (health gate address, Prometheus target)
+ADDRESS_CASES = {
+    ("127.0.0.1", "10.1.2.3"): ("127.0.0.1", "127.0.0.1:8080"),
+    ("10.9.9.9", "10.1.2.3"): ("10.9.9.9", "10.9.9.9:8080"),
+    ("0.0.0.0", "10.1.2.3"): ("127.0.0.1", "10.1.2.3:8080"),
+    ("", "10.1.2.3"): ("127.0.0.1", "10.1.2.3:8080"),
+    ("::", "10.1.2.3"): ("127.0.0.1", "10.1.2.3:8080"),
+    ("::", "fd00::7"): ("127.0.0.1", "[fd00::7]:8080"),
+    ("0.0.0.0", "app-1.example.net"): ("127.0.0.1", "app-1.example.net:8080"),
+    ("::1", "10.1.2.3"): ("[::1]", "[::1]:8080"),
+    ("fd00::5", "10.1.2.3"): ("[fd00::5]", "[fd00::5]:8080"),
+    ("[fd00::5]", "10.1.2.3"): ("[fd00::5]", "[fd00::5]:8080"),
+    ("app-1.internal", "10.1.2.3"): ("app-1.internal", "app-1.internal:8080"),
+}
+
+
+@pytest.mark.parametrize(("bind_address", "host_address"), list(ADDRESS_CASES))
+def test_gate_and_scrape_addresses_are_valid_url_hosts(bind_address, host_address):
+    service = resolve(host_address=host_address, bind_address=bind_address)
+    assert (service["gate_address"], service["scrape_target"]) == ADDRESS_CASES[
+        (bind_address, host_address)
+    ]
+    # What Prometheus parses: host:port, the host an IP literal (bracketed if v6) or a name.
+    host, _, port = service["scrape_target"].rpartition(":")
+    assert port == "8080"
+    if host.startswith("["):
+        assert ipaddress.ip_address(host[1:-1]).version == 6
+
+
+@pytest.mark.parametrize(
+    ("networks", "invalid"),
+    [
+        ("", []),
+        ("10.0.0.0/8, 127.0.0.1/32", []),
+        ("10.0.0.1/8", ["10.0.0.1/8"]),
+        ("not-a-cidr,fd00::/8", ["not-a-cidr"]),
+        (" , ", []),
+    ],
+)
+def test_invalid_networks_are_those_the_package_refuses(networks, invalid):
+    assert filters.invalid_networks(networks, INSTRUMENTATION_SOURCE) == invalid
+
+
+@pytest.mark.parametrize(
+    ("networks", "address", "admitted"),
+    [
+        ("", "127.0.0.1", True),
+        ("127.0.0.0/8", "127.0.0.1", True),
+        ("10.0.0.0/8", "127.0.0.1", False),
+        ("::1/128", "[::1]", True),
+        # A dual-stack socket shows an IPv4 client as ::ffff:a.b.c.d: the package admits it.
+        ("127.0.0.0/8", "::ffff:127.0.0.1", True),
+        ("bad,10.0.0.0/8", "10.1.1.1", True),
+    ],
+)
+def test_networks_admit_as_the_service_would(networks, address, admitted):
+    assert filters.networks_admit(networks, address, INSTRUMENTATION_SOURCE) is admitted
