@@ -16,7 +16,7 @@ setup:  ## install Debian packages, start dockerd, create the venv, build images
 images:  ## build (or reuse) the systemd base images
 	scripts/images.sh
 
-bench:  ## full benchmark table and the README's charts
+bench:  ## full benchmark table and the charts of docs/FIGURES.md
 	.venv/bin/python app_instrumentation/bench/run.py --charts docs/figures
 
 converge:  ## create the Molecule fleet if needed and converge it (development loop)
@@ -25,5 +25,5 @@ converge:  ## create the Molecule fleet if needed and converge it (development l
 verify:  ## run the Molecule verify step against the converged fleet
 	scripts/molecule.sh verify
 
-docs:  ## regenerate the README's role variables from each role's meta/argument_specs.yml
+docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml
 	.venv/bin/python scripts/role_docs.py --write

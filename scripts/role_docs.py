@@ -1,7 +1,7 @@
-"""Render the README's "Role variables" section from every role's meta/argument_specs.yml.
+"""Render docs/ROLE_VARIABLES.md's role tables from every role's meta/argument_specs.yml.
 
-argument_specs.yml is the one source of truth; this script only copies it into README.md
-(`--write`) or reports where README.md has fallen behind it (`--check`).
+argument_specs.yml is the one source of truth; this script only copies it into the page
+(`--write`) or reports where the page has fallen behind it (`--check`).
 """
 
 import argparse
@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "ROLE_VARIABLES.md"
 START = "<!-- role-variables:start -->"
 END = "<!-- role-variables:end -->"
-HEADING = "## Role variables"
+TITLE = "# Role variables"
 FIX_COMMAND = "make docs"
 
 
@@ -87,25 +87,27 @@ def generated_block(sections):
     return "\n".join([START, intro, *sections.values(), END])
 
 
-def current_block(readme_text):
+def current_block(page_text):
     """The text between the markers, markers included, or None when they are missing."""
-    start = readme_text.find(START)
-    end = readme_text.find(END, start)
+    start = page_text.find(START)
+    end = page_text.find(END, start)
     if start == -1 or end == -1:
         return None
-    return readme_text[start : end + len(END)]
+    return page_text[start : end + len(END)]
 
 
-def with_block(readme_text, block):
-    current = current_block(readme_text)
+def with_block(page_text, block):
+    """The page with its tables replaced; a page without markers gets them at its end."""
+    current = current_block(page_text)
     if current is None:
-        return readme_text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
-    return readme_text.replace(current, block)
+        head = page_text.rstrip("\n") or TITLE
+        return f"{head}\n\n{block}\n"
+    return page_text.replace(current, block)
 
 
-def stale_parts(readme_text, sections):
-    """Names of what README.md lacks or has out of date: roles, or the section itself."""
-    current = current_block(readme_text)
+def stale_parts(page_text, sections):
+    """Names of what the page lacks or has out of date: roles, or the tables themselves."""
+    current = current_block(page_text)
     if current is None:
         return [f"the whole section (markers {START} ... {END} are missing)"]
     stale = [f"role {name}" for name, section in sections.items() if section not in current]
@@ -117,23 +119,25 @@ def stale_parts(readme_text, sections):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="update README.md in place")
-    mode.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
-    parser.add_argument("--readme", type=Path, default=README, help="default: the repo's README.md")
+    mode.add_argument("--write", action="store_true", help="update the page in place")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
+    parser.add_argument(
+        "--page", type=Path, default=PAGE, help=f"default: {PAGE.relative_to(ROOT)}"
+    )
     args = parser.parse_args()
 
     sections = role_sections()
-    readme_text = args.readme.read_text()
+    page_text = args.page.read_text() if args.page.exists() else ""
     if args.write:
-        args.readme.write_text(with_block(readme_text, generated_block(sections)))
-        print(f"README.md: role variables of {', '.join(sections)} written")
+        args.page.write_text(with_block(page_text, generated_block(sections)))
+        print(f"{args.page.name}: role variables of {', '.join(sections)} written")
         return 0
-    stale = stale_parts(readme_text, sections)
+    stale = stale_parts(page_text, sections)
     if stale:
-        print("README.md's role variables are stale: " + "; ".join(stale), file=sys.stderr)
+        print(f"{args.page.name}'s role variables are stale: " + "; ".join(stale), file=sys.stderr)
         print(f"Regenerate them from meta/argument_specs.yml with: {FIX_COMMAND}", file=sys.stderr)
         return 1
-    print("README.md's role variables match meta/argument_specs.yml")
+    print(f"{args.page.name}'s role variables match meta/argument_specs.yml")
     return 0
 
 
