@@ -107,7 +107,7 @@ def test_every_repository_path_linked_exists(path):
 
 
 @by_page
-def test_every_molecule_file_named_exists(path):
-    """The Molecule plays and resources a page names, e.g. to run one check alone."""
-    named = set(re.findall(r"\bmolecule/[\w./-]*\w", path.read_text()))
+def test_every_molecule_or_test_file_named_exists(path):
+    """The Molecule plays and tests a page names, e.g. to run one check alone."""
+    named = set(re.findall(r"(?<![\w/])(?:molecule|tests)/[\w./-]*\w", path.read_text()))
     assert sorted(name for name in named if not (ROOT / name).exists()) == []
