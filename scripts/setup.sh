@@ -7,7 +7,7 @@ set -euo pipefail
 
 # docker.io/debootstrap: the lab's containers; shellcheck: lint; prometheus: promtool;
 # wrk: the benchmark's load generator; python3-venv: the control node's virtualenv;
-# curl: the README's commands, which tests/test_docs.py checks against curl --help.
+# curl: the manual's commands, which tests/docs/ checks against curl --help.
 DEBIAN_PACKAGES=(docker.io debootstrap shellcheck prometheus wrk make python3-venv git curl)
 LOCK_FILE="$REPO_ROOT/requirements/dev.lock"
 
