@@ -15,9 +15,9 @@ from .example import (
     VENV_BIN,
     example_services,
     exported_metric_names,
-    group_hosts,
     prometheus_servers,
     run,
+    target_files,
 )
 from .markdown import makefile_targets
 
@@ -98,11 +98,7 @@ def known_host_paths():
                 server["sanic_scrape_job_rules_file"],
             }
         )
-        paths.update(
-            f"{server['sanic_scrape_job_file_sd_dir']}/{host}.yml"
-            for host in group_hosts("sanic_hosts")
-        )
-    return paths
+    return paths | target_files()
 
 
 def known_units():

@@ -121,6 +121,28 @@ def prometheus_servers():
     ]
 
 
+def target_files():
+    """Each app host's file_sd target file on each server, where scrape_targets.yml pushes it
+    (its template task's `dest`, rendered for every pair)."""
+    tasks_file = ROLE_PATHS["sanic_service"] / "tasks" / "scrape_targets.yml"
+    push = next(
+        task
+        for task in yaml.safe_load(tasks_file.read_text())
+        if task.get("ansible.builtin.template", {}).get("src") == "file_sd_targets.yml.j2"
+    )
+    servers = {server["host"]: server for server in prometheus_servers()}
+    return {
+        render(
+            push["ansible.builtin.template"]["dest"],
+            hostvars=servers,
+            item=server,
+            inventory_hostname=host,
+        )
+        for server in servers
+        for host in group_hosts("sanic_hosts")
+    }
+
+
 @functools.cache
 def exported_metric_names():
     """Names the instrumentation declares (histograms with their series suffixes)."""

@@ -58,6 +58,7 @@ def test_manual_inline_command_is_run_or_checked(command, tmp_path):
         ("systemctl status sanic-nosuch\n", "unknown units"),
         ("journalctl -u sanic-shop --no-such-option\n", "has no option --no-such-option"),
         ("ls -la /dev/shm/prom_other\n", "is not a path the roles create"),
+        ("cat /etc/prometheus/file_sd/sanic/app2.example.com.yml\n", "is not a path the roles"),
         ("curl -s http://127.0.0.1:10011/metrics\n", "is neither"),
         (
             "promtool query instant http://127.0.0.1:9090 'sanic_workers{job=\"sanic-api\"}'\n",
