@@ -3,8 +3,8 @@
     .venv/bin/python app_instrumentation/bench/run.py [--quick] [--charts DIR]
 
 Prints one table; every row is measured in this run, stock and this project on the same
-directories. Directories are written by real prometheus_client writers (worker_farm.py): each
-worker serves every route once, with the seed recipe's counter + histogram per route.
+directories. Directories are written by real prometheus_client writers (sanic_testkit.worker_farm):
+each worker serves every route once, with the seed recipe's counter + histogram per route.
 End to end, a bare hello app and the same app under the zero-change wrapper take turns serving wrk.
 `--quick` uses smaller sizes (CI smoke test, < 60 s); every row is still printed.
 """
@@ -35,7 +35,7 @@ from app_instrumentation.collector import FILES_METRIC, SafeMultiProcessCollecto
 from app_instrumentation.compaction import compact_dead_worker
 from app_instrumentation.factory import INSTRUMENTED_APP_ENV_VAR
 from hello_app import HANDLER_ENV_VAR, HOOK_FLOOR_ANSWER
-from worker_farm import WorkerFarm, http_metrics, http_operations
+from sanic_testkit.worker_farm import WorkerFarm, http_metrics, http_operations
 
 BENCH_DIR = Path(__file__).resolve().parent
 SIZES = {

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sanic_service import SanicService, request_counts
+from sanic_testkit.service import SanicService, request_counts
 
 LOAD = Path(__file__).resolve().parents[2] / "molecule/resources/load.py"
 WORKERS = 4

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-TESTS_DIR = Path(__file__).resolve().parent
-DEMO_DIR = TESTS_DIR.parent / "demo"
+# Installed editable from app_instrumentation/testkit: the apps it serves are in sibling folders.
+APP_INSTRUMENTATION_DIR = Path(__file__).resolve().parents[3]
+DEMO_DIR = APP_INSTRUMENTATION_DIR / "demo"
+TESTS_DIR = APP_INSTRUMENTATION_DIR / "tests"
 SANIC = Path(sys.executable).with_name("sanic")
 DEMO_APP = "app.server:create_app"
 SERVER_WORKER_PREFIX = "Sanic-Server-"
