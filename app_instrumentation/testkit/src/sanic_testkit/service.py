@@ -1,4 +1,5 @@
-"""A real `sanic --workers N` service on 127.0.0.1 for tests, and a small HTTP/1.1 load client."""
+"""A real `sanic --workers N` service on 127.0.0.1 for tests and the benchmark, and a small HTTP/1.1
+load client."""
 
 import asyncio
 import contextlib
