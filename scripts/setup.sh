@@ -39,7 +39,8 @@ install_debian_packages() {
 
 create_venv() {
   local stamp="$VENV/.dev-lock.sha256" want
-  want=$(sha256sum "$LOCK_FILE" "$REPO_ROOT/app_instrumentation/pyproject.toml" | sha256sum | cut -c1-64)
+  want=$(sha256sum "$LOCK_FILE" "$REPO_ROOT/app_instrumentation/pyproject.toml" \
+    "$REPO_ROOT/app_instrumentation/testkit/pyproject.toml" | sha256sum | cut -c1-64)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     log "virtualenv $VENV matches requirements/dev.lock"
     return
@@ -48,6 +49,7 @@ create_venv() {
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$LOCK_FILE"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT/app_instrumentation"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT/app_instrumentation/testkit"
   echo "$want" >"$stamp"
 }
 

@@ -4,9 +4,9 @@ import ipaddress
 import re
 
 import pytest
-from sanic_service import SanicService
 
 from app_instrumentation.access import AccessPolicy, parse_networks, read_token
+from sanic_testkit.service import SanicService
 
 
 def test_no_restriction_by_default():

@@ -23,7 +23,7 @@ from app_instrumentation.collector import (
     SafeMultiProcessCollector,
 )
 from app_instrumentation.compaction import compact_dead_worker, encode_entries
-from worker_farm import EVERY_KIND, random_operations
+from sanic_testkit.worker_farm import EVERY_KIND, random_operations
 
 
 def exposition(collector_class, path):

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app_instrumentation.collector import SafeMultiProcessCollector
 from app_instrumentation.compaction import compact_dead_worker, directory_lock
-from worker_farm import EVERY_KIND, random_operations
+from sanic_testkit.worker_farm import EVERY_KIND, random_operations
 
 
 def families(collector_class, path):

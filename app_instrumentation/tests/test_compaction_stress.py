@@ -3,7 +3,6 @@
 import itertools
 import queue
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -11,9 +10,7 @@ from pathlib import Path
 
 from app_instrumentation.collector import SafeMultiProcessCollector
 from app_instrumentation.compaction import compact_dead_worker
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from worker_farm import WorkerFarm
+from sanic_testkit.worker_farm import WorkerFarm
 
 WORKER_DEATHS = 240
 WORKERS_PER_BATCH = 4

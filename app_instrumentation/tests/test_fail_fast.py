@@ -7,7 +7,8 @@ import sys
 import textwrap
 
 import pytest
-from sanic_service import (
+
+from sanic_testkit.service import (
     free_port,
     fresh_multiprocess_dir,
     sanic_command,

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sanic_service import SanicService
+
+from sanic_testkit.service import SanicService
 
 WORKERS = 2
 HELPER_ARGUMENTS = ["-m", "app_instrumentation.exposition"]

@@ -7,8 +7,9 @@ import time
 
 import pytest
 from middleware_app import DENY_HEADER, ECHO_PATH, REPLACED_STATUS
-from sanic_service import SanicService, request_counts
 from websockets.sync.client import connect
+
+from sanic_testkit.service import SanicService, request_counts
 
 
 @pytest.fixture(scope="module")

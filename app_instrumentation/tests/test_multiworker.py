@@ -13,7 +13,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sanic_service import (
+
+from sanic_testkit.service import (
     SanicService,
     disconnect_during,
     parse_exposition,

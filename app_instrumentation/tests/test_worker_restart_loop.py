@@ -5,9 +5,8 @@ import signal
 import subprocess
 import time
 
-from sanic_service import SanicService
-
 from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP
+from sanic_testkit.service import SanicService
 
 WORKERS = 4
 KILL_ROUNDS = 3  # 12 restarts within seconds, over the supervisor's budget of 10 per minute

@@ -1,5 +1,5 @@
-"""Faults under load against a real `sanic --workers 4` on 127.0.0.1, driven by the same load.py
-that Molecule's verify_faults.yml runs inside the app containers.
+"""Faults under load against a real `sanic --workers 4` on 127.0.0.1, driven by the same load
+client (sanic_testkit.load) that Molecule's verify_faults.yml runs inside the app containers.
 
 Every answered request must be counted once the service is whole again: a request is recorded
 before its response is written, so the only allowed difference is requests counted by a worker
@@ -15,18 +15,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sanic_service import SanicService, request_counts
+from sanic_testkit.service import SanicService, request_counts
 
-LOAD = Path(__file__).resolve().parents[2] / "molecule/resources/load.py"
+LOAD = [sys.executable, "-m", "sanic_testkit.load"]
 WORKERS = 4
 LOAD_SECONDS = 8
 KILL_AFTER_SECONDS = 3
 
 
-def load_py(*args: str, timeout: float = 30) -> dict:
-    result = subprocess.run(
-        [sys.executable, str(LOAD), *args], capture_output=True, text=True, timeout=timeout
-    )
+def run_load(*args: str, timeout: float = 30) -> dict:
+    result = subprocess.run([*LOAD, *args], capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -41,9 +39,9 @@ def counts_by_status(service: SanicService) -> Counter:
 def test_sigkill_of_a_worker_under_load_loses_no_answered_request():
     with SanicService(workers=WORKERS) as service:
         port = str(service.port)
-        before = load_py("counts", "--port", port)
+        before = run_load("counts", "--port", port)
         load = subprocess.Popen(
-            [sys.executable, str(LOAD), "send", "--port", port, "--duration", str(LOAD_SECONDS),
+            [*LOAD, "send", "--port", port, "--duration", str(LOAD_SECONDS),
              "--max-requests", "1000000", "--concurrency", "8", "--scrape-every", "0.2"],
             stdout=subprocess.PIPE,
             text=True,
@@ -54,7 +52,7 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_request():
         stdout, _ = load.communicate(timeout=LOAD_SECONDS + 30)
         sent = json.loads(stdout)
         service.wait_for_live_workers(WORKERS, timeout=30)
-        after = load_py(
+        after = run_load(
             "counts", "--port", port, "--since", json.dumps(before), "--answered", stdout
         )
 
@@ -75,13 +73,13 @@ def test_distinct_random_paths_and_methods_do_not_grow_the_directory_or_the_seri
     with SanicService(workers=WORKERS) as service:
         port = str(service.port)
         # One request per connection: a worker serves whole connections, so this reaches each.
-        load_py("send", "--port", port, "--mix", "random", "--seed", "1",
+        run_load("send", "--port", port, "--mix", "random", "--seed", "1",
                 "--max-requests", "4000", "--duration", "30",
                 "--requests-per-connection", "1")  # fmt: skip
         files_before = {p.name: p.stat().st_size for p in Path(service.multiprocess_dir).iterdir()}
         series_before = set(service.scrape())
 
-        sent = load_py("send", "--port", port, "--mix", "random", "--seed", "2",
+        sent = run_load("send", "--port", port, "--mix", "random", "--seed", "2",
                        "--max-requests", "20000", "--duration", "60", timeout=90)  # fmt: skip
 
         files_after = {p.name: p.stat().st_size for p in Path(service.multiprocess_dir).iterdir()}

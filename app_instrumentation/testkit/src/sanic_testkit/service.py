@@ -1,4 +1,5 @@
-"""A real `sanic --workers N` service on 127.0.0.1 for tests, and a small HTTP/1.1 load client."""
+"""A real `sanic --workers N` service on 127.0.0.1 for tests and the benchmark, and a small HTTP/1.1
+load client."""
 
 import asyncio
 import contextlib
@@ -11,14 +12,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-TESTS_DIR = Path(__file__).resolve().parent
-DEMO_DIR = TESTS_DIR.parent / "demo"
+# Installed editable from app_instrumentation/testkit: the apps it serves are in sibling folders.
+APP_INSTRUMENTATION_DIR = Path(__file__).resolve().parents[3]
+DEMO_DIR = APP_INSTRUMENTATION_DIR / "demo"
+TESTS_DIR = APP_INSTRUMENTATION_DIR / "tests"
 SANIC = Path(sys.executable).with_name("sanic")
 DEMO_APP = "app.server:create_app"
+INSTRUMENTED_FACTORY = "app_instrumentation.factory:create_app"
+WORKER_READY_LOG = "Worker ready ["  # Sanic's line, once per worker that listens
 SERVER_WORKER_PREFIX = "Sanic-Server-"
 START_TIMEOUT = 30.0
 
@@ -47,10 +53,12 @@ def service_environment(multiprocess_dir: str | None, **extra: str) -> dict[str,
     return env
 
 
-def sanic_command(port: int, workers: int) -> list[str]:
+def sanic_command(
+    port: int, workers: int, factory: str = INSTRUMENTED_FACTORY, options: Sequence[str] = ()
+) -> list[str]:
     return [
         str(SANIC),
-        "app_instrumentation.factory:create_app",
+        factory,
         "--factory",
         "--workers",
         str(workers),
@@ -58,6 +66,7 @@ def sanic_command(port: int, workers: int) -> list[str]:
         str(port),
         "--host",
         "127.0.0.1",
+        *options,
     ]
 
 
@@ -88,15 +97,34 @@ def request_counts(samples: Samples) -> dict[tuple[str, str, str], float]:
 
 
 class SanicService:
-    """Starts the demo app (or another) behind the zero-change factory; always cleans up."""
+    """Starts the demo app (or another) behind the zero-change factory; always cleans up.
 
-    def __init__(self, workers: int = 4, scrape_headers: dict[str, str] | None = None, **env: str):
+    The benchmark also serves its apps through here: `factory` another `sanic --factory` target,
+    `sanic_options` more command-line options, `seed_dir` a directory whose files the fresh
+    multiprocess directory starts with, `multiprocess=False` no PROMETHEUS_MULTIPROC_DIR at all.
+    """
+
+    def __init__(
+        self,
+        workers: int = 4,
+        scrape_headers: dict[str, str] | None = None,
+        *,
+        factory: str = INSTRUMENTED_FACTORY,
+        sanic_options: Sequence[str] = (),
+        seed_dir: Path | None = None,
+        multiprocess: bool = True,
+        **env: str,
+    ):
         self.workers = workers
         self.scrape_headers = scrape_headers or {}
+        self.factory = factory
+        self.sanic_options = sanic_options
+        self.seed_dir = seed_dir
         self.port = free_port()
+        # Made even without multiprocess: the log sits beside it and both go at stop.
         self.multiprocess_dir = fresh_multiprocess_dir()
         self.log_path = Path(self.multiprocess_dir + ".log")
-        self._env = service_environment(self.multiprocess_dir, **env)
+        self._env = service_environment(self.multiprocess_dir if multiprocess else None, **env)
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "SanicService":
@@ -111,9 +139,11 @@ class SanicService:
         self.stop()
 
     def start(self) -> None:
+        if self.seed_dir is not None:
+            shutil.copytree(self.seed_dir, self.multiprocess_dir, dirs_exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                sanic_command(self.port, self.workers),
+                sanic_command(self.port, self.workers, self.factory, self.sanic_options),
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -144,9 +174,9 @@ class SanicService:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None
+        self, method: str, path: str, headers: dict[str, str] | None = None, timeout: float = 10
     ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             connection.request(method, path, headers=headers or {})
             response = connection.getresponse()
@@ -160,6 +190,11 @@ class SanicService:
         return parse_exposition(body.decode())
 
     def _ready(self, workers: int) -> bool:
+        if self.factory != INSTRUMENTED_FACTORY:
+            # No workers gauge to read; and before every worker listens, the first would take
+            # all of a load generator's connections.
+            all_listen = self.log().count(WORKER_READY_LOG) >= workers
+            return all_listen and self.request("GET", "/")[0] == 200
         status, _, body = self.request("GET", "/metrics", self.scrape_headers)
         if status == 403:
             # Metrics closed to this client: a served request is all a test can wait for.

@@ -1,8 +1,9 @@
 """Real prometheus_client writers in multiprocess mode, one forked process (own pid) per worker.
 
-Run as a script, it is the farm: it imports prometheus_client once with PROMETHEUS_MULTIPROC_DIR set
-(the value backend is chosen at import), then for every JSON command on stdin forks `count` children
-that each declare the metrics, apply the same operations and exit. It answers with their pids.
+Run as `python -m sanic_testkit.worker_farm`, it is the farm: it imports prometheus_client once
+with PROMETHEUS_MULTIPROC_DIR set (the value backend is chosen at import), then for every JSON
+command on stdin forks `count` children that each declare the metrics, apply the same operations
+and exit. It answers with their pids.
 `WorkerFarm` is the client that benchmarks and tests use; children are real processes, so the files
 they leave are exactly what a dead Sanic worker leaves.
 """
@@ -12,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 GAUGE_MODES = (
     "all",
@@ -77,7 +77,7 @@ class WorkerFarm:
         self._import_dir = tempfile.TemporaryDirectory(prefix="farm_import_", dir="/dev/shm")
         env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=self._import_dir.name)
         self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())],
+            [sys.executable, "-m", "sanic_testkit.worker_farm"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

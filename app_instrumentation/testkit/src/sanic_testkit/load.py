@@ -21,6 +21,7 @@ but not counted, per status) and "counted_not_answered" (counted by a worker who
 left, e.g. one killed between recording and writing; at most `send`'s failed requests).
 Both read the endpoint with http_probe.py (copied next to this file); metrics requests are not
 counted by the service, so scrapes do not disturb the comparison.
+tests/faults runs the same client on this machine as `python -m sanic_testkit.load`.
 """
 
 import argparse
@@ -34,7 +35,10 @@ import threading
 import time
 from collections import Counter
 
-import http_probe
+if __package__:
+    from . import http_probe
+else:  # copied onto an app container and run as a script, with http_probe.py beside it
+    import http_probe
 
 RANDOM_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PURGE", "BREW")
 # After a refused connection: the port is closed, so retrying at once would only burn CPU.
