@@ -29,11 +29,30 @@ def url_host(address: str) -> str:
     return f"[{literal}]" if literal.version == 6 else str(literal)
 
 
+def listenable(address: str) -> bool:
+    """True for what a socket unit can listen on: an IP literal (IPv6 with or without brackets),
+    or "" for every address."""
+    if address == "":
+        return True
+    try:
+        ipaddress.ip_address(str(address).strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def listen_stream(bind_address: str, port: int) -> str:
+    """systemd's ListenStream= for the address: a bare port for "" listens on every address,
+    IPv4 and IPv6 alike; "::" does too (the socket unit sets BindIPv6Only=both)."""
+    return str(port) if bind_address == "" else f"{url_host(bind_address)}:{port}"
+
+
 def resolve_services(
     services: list[dict],
     *,
     bind_address: str,
     workers: int,
+    socket_backlog: int,
     requirements_file: str,
     metrics_path: str,
     instrumentation: str,
@@ -59,6 +78,7 @@ def resolve_services(
             "multiproc_dir": f"/dev/shm/prom_{name}",
             "metrics_path": metrics_path,
             "instrumentation": instrumentation,
+            "socket_backlog": socket_backlog,
             **item,
         }
         address = str(service["bind_address"])
@@ -67,6 +87,9 @@ def resolve_services(
             environment={**environment, **(item.get("environment") or {})},
             unit_name=f"sanic-{name}.service",
             unit_path=f"/etc/systemd/system/sanic-{name}.service",
+            socket_name=f"sanic-{name}.socket",
+            socket_path=f"/etc/systemd/system/sanic-{name}.socket",
+            listen_stream=listen_stream(address, service["port"]),
             tmpfiles_path=f"/etc/tmpfiles.d/sanic-{name}.conf",
             install_dir=f"{install_root}/{name}",
             # The health gate scrapes from the host itself.
@@ -116,6 +139,7 @@ class FilterModule:
     def filters(self):
         return {
             "sanic_service_resolve": resolve_services,
+            "sanic_service_listenable": listenable,
             "sanic_service_invalid_networks": invalid_networks,
             "sanic_service_networks_admit": networks_admit,
         }
