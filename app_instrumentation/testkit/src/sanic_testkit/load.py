@@ -10,6 +10,10 @@ is either answered or failed, once). Prints one JSON object:
   scrapes (with --scrape-every): what the metrics endpoint reported during the load.
 
 --stop-file PATH ends the load early once PATH exists (a deploy under load stops it when done).
+--window-file PATH: a file holding two epoch times "START END" (written by whoever restarts the
+service, while the load runs); the output's "window" then describes the requests sent between
+them: how many, which failed and why, and how long the slowest answer took ("latency").
+Every request's latency (send to last byte, seconds) is summarized in "latency" too.
 
 --mix fixed sends --method --path (default GET /) every time; --mix random sends a distinct
 random path with a random method each time (standard methods and invented ones), to show that
@@ -25,6 +29,7 @@ tests/faults runs the same client on this machine as `python -m sanic_testkit.lo
 """
 
 import argparse
+import array
 import http.client
 import itertools
 import json
@@ -77,6 +82,10 @@ class Load:
         self.answered_per_second = Counter()
         self.outage_started = None
         self.outages = []
+        # Every answered request's send time (epoch) and latency; failures with their send time.
+        self.answered_sent_at = array.array("d")
+        self.answered_seconds = array.array("d")
+        self.failures = []
 
     def next_request(self):
         with self.lock:
@@ -85,9 +94,11 @@ class Load:
             self.remaining -= 1
             return next(self.requests)
 
-    def record_answer(self, status, sent_at):
+    def record_answer(self, status, sent_at, sent_at_epoch):
         now = time.monotonic()
         with self.lock:
+            self.answered_sent_at.append(sent_at_epoch)
+            self.answered_seconds.append(now - sent_at)
             self.answered[str(status)] += 1
             self.answered_per_second[int(now)] += 1
             # Only a request sent after the outage began proves the port is open again.
@@ -95,8 +106,9 @@ class Load:
                 self.outages.append(now - self.outage_started)
                 self.outage_started = None
 
-    def record_failure(self, error):
+    def record_failure(self, error, sent_at_epoch):
         with self.lock:
+            self.failures.append((sent_at_epoch, type(error).__name__))
             self.failed[type(error).__name__] += 1
             if self.outage_started is None:
                 self.outage_started = time.monotonic()
@@ -119,7 +131,7 @@ def sender(load, host, port, requests_per_connection):
             on_connection = 0
         on_connection += 1
         method, path = request
-        sent_at = time.monotonic()
+        sent_at, sent_at_epoch = time.monotonic(), time.time()
         try:
             connection.request(method, path)
             response = connection.getresponse()
@@ -127,11 +139,11 @@ def sender(load, host, port, requests_per_connection):
         except (OSError, http.client.HTTPException) as error:
             connection.close()
             on_connection = 0
-            load.record_failure(error)
+            load.record_failure(error, sent_at_epoch)
             if isinstance(error, ConnectionRefusedError):
                 time.sleep(REFUSED_BACKOFF_SECONDS)
             continue
-        load.record_answer(response.status, sent_at)
+        load.record_answer(response.status, sent_at, sent_at_epoch)
     connection.close()
 
 
@@ -193,6 +205,38 @@ def summarize_scrapes(scrapes):
     }
 
 
+def latency_summary(seconds):
+    ordered = sorted(seconds)
+    if not ordered:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def window_summary(load, path):
+    """The requests sent between the two epoch times in `path`."""
+    with open(path, encoding="ascii") as window:
+        start, end = (float(value) for value in window.read().split())
+    inside = [
+        seconds
+        for sent_at, seconds in zip(load.answered_sent_at, load.answered_seconds, strict=True)
+        if start <= sent_at <= end
+    ]
+    failed = Counter(kind for sent_at, kind in load.failures if start <= sent_at <= end)
+    return {
+        "start": start,
+        "end": end,
+        "seconds": round(end - start, 3),
+        "sent": len(inside) + sum(failed.values()),
+        "answered": len(inside),
+        "failed": dict(sorted(failed.items())),
+        "latency": latency_summary(inside),
+    }
+
+
 def run(args):
     if args.mix == "fixed":
         requests = fixed_requests(args.method, args.path)
@@ -241,7 +285,10 @@ def run(args):
             "longest_seconds": round(max(load.outages, default=0.0), 3),
             "unresolved": load.outage_started is not None,
         },
+        "latency": latency_summary(load.answered_seconds),
     }
+    if args.window_file and os.path.exists(args.window_file):
+        result["window"] = window_summary(load, args.window_file)
     if args.scrape_every:
         result["scrapes"] = summarize_scrapes(scrapes)
     return result
@@ -267,6 +314,7 @@ def main():
     send.add_argument("--seed", type=int, default=7)
     send.add_argument("--stop-file", default="", help="stop early once this file exists")
     send.add_argument("--scrape-every", type=float, default=0.0, help="seconds; 0: no scrapes")
+    send.add_argument("--window-file", default="", help='"START END" epochs to describe apart')
     count.add_argument("--since", type=json.loads, help="an earlier `counts` output")
     count.add_argument("--answered", type=json.loads, help="a `send` output")
     args = parser.parse_args()
