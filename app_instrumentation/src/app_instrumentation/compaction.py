@@ -139,7 +139,7 @@ def _folded_archive(path, prefix, pid):
 
 def _write_hidden(archive, content):
     directory, name = os.path.split(archive)
-    # Hidden from the `*.db` glob of collectors, yet a `.db` file the wipe CLI accepts and deletes.
+    # Hidden from the `*.db` glob of collectors, yet inside the directory the unit empties at start.
     temporary = os.path.join(directory, f".compacting_{name}")
     with open(temporary, "wb") as stream:
         stream.write(content)
