@@ -158,6 +158,8 @@ def test_restart_on_the_held_socket_refuses_and_fails_no_request(held_socket):
         slow = ClientRequest(port, f"/slow?seconds={SLOW_SECONDS}")
         wait_for_in_flight(first, 1)
 
+        # The main process only, as KillMode=mixed does: a worker signalled by systemd too gets a
+        # second signal from Sanic's manager, which kills it or cuts its drain short.
         os.kill(first.process.pid, signal.SIGTERM)
         during_stop = [ClientRequest(port) for _ in range(QUEUED_CONNECTIONS // 2)]
         wait_until_released(workers, held_socket)
