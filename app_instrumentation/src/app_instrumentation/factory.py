@@ -16,27 +16,30 @@ from app_instrumentation.multiprocess_dir import require_multiprocess_dir
 INSTRUMENTED_APP_ENV_VAR = "INSTRUMENTED_APP"
 
 
-def _fail(problem: str) -> SystemExit:
+def _fail(problem: str, setting: str = INSTRUMENTED_APP_ENV_VAR) -> SystemExit:
     return SystemExit(
-        f"app_instrumentation: error: {INSTRUMENTED_APP_ENV_VAR}{problem}; fix: set it to "
+        f"app_instrumentation: error: {setting}{problem}; fix: set it to "
         "'module:factory' or 'module:app', e.g. app.server:create_app, with the module importable"
     )
 
 
-def load_app(target: str) -> Sanic:
-    """Import `module:name` and return the Sanic app it is or that calling it returns."""
+def load_app(target: str, setting: str = INSTRUMENTED_APP_ENV_VAR) -> Sanic:
+    """Import `module:name` and return the Sanic app it is or that calling it returns.
+
+    setting: what errors name as the source of `target` (the launcher's is its TARGET argument).
+    """
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
-        raise _fail(f"={target!r} is not of the form module:name")
+        raise _fail(f"={target!r} is not of the form module:name", setting)
     try:
         found = getattr(importlib.import_module(module_name), attribute)
     except ModuleNotFoundError as error:
-        raise _fail(f"={target}: module {error.name!r} not found") from None
+        raise _fail(f"={target}: module {error.name!r} not found", setting) from None
     except AttributeError:
-        raise _fail(f"={target}: {module_name} has no attribute {attribute!r}") from None
+        raise _fail(f"={target}: {module_name} has no attribute {attribute!r}", setting) from None
     app = found if isinstance(found, Sanic) else found() if callable(found) else found
     if not isinstance(app, Sanic):
-        raise _fail(f"={target} gave {type(app).__name__}, not a Sanic app")
+        raise _fail(f"={target} gave {type(app).__name__}, not a Sanic app", setting)
     return app
 
 

@@ -1,5 +1,6 @@
-"""A real `sanic --workers N` service on 127.0.0.1 for tests and the benchmark, and a small HTTP/1.1
-load client."""
+"""A real `sanic --workers N` service on 127.0.0.1 for tests and the benchmark (or the same through
+`python -m app_instrumentation.serve`, socket-activated if asked), and a small HTTP/1.1 load
+client."""
 
 import asyncio
 import contextlib
@@ -24,6 +25,7 @@ TESTS_DIR = APP_INSTRUMENTATION_DIR / "tests"
 SANIC = Path(sys.executable).with_name("sanic")
 DEMO_APP = "app.server:create_app"
 INSTRUMENTED_FACTORY = "app_instrumentation.factory:create_app"
+LAUNCHER_MODULE = "app_instrumentation.serve"
 WORKER_READY_LOG = "Worker ready ["  # Sanic's line, once per worker that listens
 SERVER_WORKER_PREFIX = "Sanic-Server-"
 START_TIMEOUT = 30.0
@@ -70,6 +72,19 @@ def sanic_command(
     ]
 
 
+def launcher_command(target: str, workers: int, port: int | None) -> list[str]:
+    """`python -m app_instrumentation.serve`; port None: serve from the socket systemd passes."""
+    port_options = ["--port", str(port)] if port is not None else []
+    return [sys.executable, "-m", LAUNCHER_MODULE, target, "--workers", str(workers), *port_options]
+
+
+def socket_activated(command: Sequence[str], *, listen_fds: int = 1) -> list[str]:
+    """`command` started as systemd starts a socket-activated service: Popen's stdin (the
+    listening socket) as fd 3, stdin from /dev/null, LISTEN_FDS, LISTEN_PID its own pid (exec)."""
+    script = f'LISTEN_PID=$$ LISTEN_FDS={listen_fds} exec "$@" 3<&0 0</dev/null'
+    return ["sh", "-c", script, "sh", *command]
+
+
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -102,6 +117,8 @@ class SanicService:
     The benchmark also serves its apps through here: `factory` another `sanic --factory` target,
     `sanic_options` more command-line options, `seed_dir` a directory whose files the fresh
     multiprocess directory starts with, `multiprocess=False` no PROMETHEUS_MULTIPROC_DIR at all.
+    `launcher=True` starts `factory` through app_instrumentation.serve instead of the sanic CLI;
+    `listen_socket` (with it) is a listening socket the test holds, as systemd would, and passes.
     """
 
     def __init__(
@@ -113,6 +130,8 @@ class SanicService:
         sanic_options: Sequence[str] = (),
         seed_dir: Path | None = None,
         multiprocess: bool = True,
+        launcher: bool = False,
+        listen_socket: socket.socket | None = None,
         **env: str,
     ):
         self.workers = workers
@@ -120,7 +139,9 @@ class SanicService:
         self.factory = factory
         self.sanic_options = sanic_options
         self.seed_dir = seed_dir
-        self.port = free_port()
+        self.launcher = launcher
+        self.listen_socket = listen_socket
+        self.port = listen_socket.getsockname()[1] if listen_socket else free_port()
         # Made even without multiprocess: the log sits beside it and both go at stop.
         self.multiprocess_dir = fresh_multiprocess_dir()
         self.log_path = Path(self.multiprocess_dir + ".log")
@@ -143,13 +164,22 @@ class SanicService:
             shutil.copytree(self.seed_dir, self.multiprocess_dir, dirs_exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                sanic_command(self.port, self.workers, self.factory, self.sanic_options),
+                self._command(),
                 env=self._env,
+                stdin=self.listen_socket.fileno() if self.listen_socket else None,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.wait_for_live_workers(self.workers, START_TIMEOUT)
+
+    def _command(self) -> list[str]:
+        if not self.launcher:
+            return sanic_command(self.port, self.workers, self.factory, self.sanic_options)
+        if self.listen_socket is None:
+            return launcher_command(self.factory, self.workers, self.port)
+        command = launcher_command(self.factory, self.workers, port=None)
+        return socket_activated(command)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
