@@ -75,9 +75,10 @@ def _add_hook_floor(app, write_metrics):
         from app_instrumentation.multiprocess_dir import require_multiprocess_dir
 
         require_multiprocess_dir()
-        from app_instrumentation.http_metrics import request_finished, request_started
+        from app_instrumentation.http_metrics import process_http_metrics
 
-        start, finish = request_started, request_finished
+        http_metrics = process_http_metrics()
+        start, finish = http_metrics.request_started, http_metrics.request_finished
 
     class TimerStart:
         __slots__ = ()

@@ -56,7 +56,10 @@ def cached_children():
 
 
 def project():
-    from app_instrumentation.http_metrics import request_finished, request_started
+    from app_instrumentation.http_metrics import process_http_metrics
+
+    http_metrics = process_http_metrics()
+    request_started, request_finished = http_metrics.request_started, http_metrics.request_finished
 
     def record(method, route, status):
         request_finished(method, route, status, request_started())

@@ -13,10 +13,24 @@ from app_instrumentation import http_metrics
 from app_instrumentation.http_metrics import (
     OTHER_METHOD,
     UNMATCHED_ROUTE,
-    method_label,
     parse_duration_buckets,
+    process_http_metrics,
     route_label,
 )
+from app_instrumentation.prometheus_client_internals import direct_adder
+
+
+def method_label(method):
+    """The method label the hot path records for a request with `method`, on a route of its own."""
+    metrics = process_http_metrics()
+    route = f"/method-label/{method!r}"
+    metrics.request_finished(method, route, 200, metrics.request_started())
+    (family,) = metrics.request_duration.collect()
+    return {
+        sample.labels["http_request_method"]
+        for sample in family.samples
+        if sample.labels["http_route"] == route
+    }.pop()
 
 
 @pytest.mark.parametrize(
@@ -40,15 +54,14 @@ def test_unmatched_requests_share_one_route_label():
 
 
 def test_request_finished_reuses_one_child_per_method_route_and_status():
-    started = http_metrics.request_started()
+    metrics = process_http_metrics()
+    started = metrics.request_started()
     for method in ("FOOBAR", "BAZ", "QUUX"):
-        http_metrics.request_finished(method, None, 405, started)
-        http_metrics.request_started()
+        metrics.request_finished(method, None, 405, started)
+        metrics.request_started()
 
-    child = http_metrics.REQUEST_DURATION.labels(OTHER_METHOD, UNMATCHED_ROUTE, "405")
-    assert [key for key in http_metrics._duration_series if key[2] == 405] == [
-        (OTHER_METHOD, None, 405)
-    ]
+    child = metrics.request_duration.labels(OTHER_METHOD, UNMATCHED_ROUTE, "405")
+    assert [key for key in metrics.duration_series if key[2] == 405] == [(OTHER_METHOD, None, 405)]
     assert child._sum.get() > 0
     assert [s.value for s in child.collect()[0].samples if s.name.endswith("_count")] == [3]
 
@@ -73,7 +86,7 @@ def test_direct_observation_matches_histogram_observe():
     seconds = [0.0, 0.001, 0.005, 0.0050001, 0.07, 0.075, 1.0, 9.99, 10.0, 10.5, 3600.0]
     reference = Histogram("reference_duration_seconds", "Reference.", registry=None)
     direct = Histogram("direct_duration_seconds", "Direct.", registry=None)
-    series = http_metrics.DurationSeries(direct)
+    series = http_metrics.DurationSeries(direct, direct_adder)
 
     for value in seconds:
         reference.observe(value)
@@ -105,8 +118,9 @@ def test_direct_file_writes_are_read_back_by_prometheus_client_in_multiprocess_m
     script = """
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from app_instrumentation import http_metrics
+from app_instrumentation.http_metrics import process_http_metrics
 
+http_metrics = process_http_metrics()
 # Same file as the in-flight gauge (gauge_livesum_<pid>.db), written by prometheus_client.
 reference = Gauge("reference_in_flight", "Reference.", multiprocess_mode="livesum")
 for index in range(300):
@@ -155,7 +169,9 @@ def test_a_forked_child_records_into_its_own_files_and_the_parent_keeps_its_coun
     child falls back to prometheus_client's inc, which opens the child's own files."""
     script = """
 import os
-from app_instrumentation import http_metrics
+from app_instrumentation.http_metrics import process_http_metrics
+
+http_metrics = process_http_metrics()
 
 def serve_one():
     http_metrics.request_finished("GET", "/r", 200, http_metrics.request_started())

@@ -25,10 +25,13 @@ import struct
 import threading
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.samples import Sample
 
 from app_instrumentation.compaction import directory_lock
+from app_instrumentation.prometheus_client_internals import (
+    accumulate_metrics,
+    set_gauge_merge_mode,
+)
 
 FILES_METRIC = "app_instrumentation_multiprocess_files"
 CORRUPT_FILES_METRIC = "app_instrumentation_multiprocess_files_corrupt"
@@ -248,7 +251,7 @@ class _Merge:
         ):
             metric_name, name, labels = series
             metric = self._metric(metric_name, help_text, "gauge")
-            metric._multiprocess_mode = mode
+            set_gauge_merge_mode(metric, mode)
             metric.add_sample(name, (*labels, ("pid", pid)), value, timestamp)
 
     def _add_summed_entries(self, parsed, values, typ):
@@ -276,5 +279,4 @@ class _Merge:
                 else sample
                 for sample in metric.samples
             ]
-        # The stock accumulation step: bucket cumulation, gauge modes, sample order.
-        return MultiProcessCollector._accumulate_metrics(self._metrics, accumulate=True)
+        return accumulate_metrics(self._metrics)

@@ -38,7 +38,7 @@ import logging
 import os
 import struct
 
-from prometheus_client.mmap_dict import MmapedDict
+from app_instrumentation.prometheus_client_internals import read_file_entries
 
 ARCHIVE_PID = "archive"
 
@@ -94,14 +94,6 @@ def directory_lock(path, exclusive):
         os.close(fd)
 
 
-def _read_entries(filename):
-    """{key: (value, timestamp)} of one file, in file order; raises if the file is unreadable."""
-    return {
-        key: (value, timestamp)
-        for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(filename)
-    }
-
-
 def encode_entries(entries):
     """Bytes of an mmap_dict file holding `entries` ({key: (value, timestamp)}), without slack."""
     chunks = [b""]
@@ -123,14 +115,14 @@ def _folded_archive(path, prefix, pid):
     source = os.path.join(path, f"{prefix}_{pid}.db")
     archive = os.path.join(path, f"{prefix}_{ARCHIVE_PID}.db")
     try:
-        dead = _read_entries(source)
+        dead = read_file_entries(source)
     except FileNotFoundError:
         return None
     except _UNREADABLE as error:
         logger.warning("not compacting unreadable multiprocess file %s: %s", source, error)
         return None
     try:
-        archived = _read_entries(archive)
+        archived = read_file_entries(archive)
     except FileNotFoundError:
         archived = {}
     except _UNREADABLE as error:
@@ -147,7 +139,7 @@ def _folded_archive(path, prefix, pid):
 
 def _write_hidden(archive, content):
     directory, name = os.path.split(archive)
-    # Hidden from the `*.db` glob of collectors, yet a `.db` file the wipe CLI accepts and deletes.
+    # Hidden from the `*.db` glob of collectors, yet inside the directory the unit empties at start.
     temporary = os.path.join(directory, f".compacting_{name}")
     with open(temporary, "wb") as stream:
         stream.write(content)

@@ -26,7 +26,14 @@ from time import perf_counter
 from sanic import Request, Sanic
 
 from app_instrumentation.access import AccessPolicy
+from app_instrumentation.exposition import make_metrics_handler
+from app_instrumentation.http_metrics import (
+    CLIENT_CLOSED_REQUEST,
+    HttpMetrics,
+    process_http_metrics,
+)
 from app_instrumentation.multiprocess_dir import require_multiprocess_dir
+from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP, WorkerSupervisor
 
 METRICS_PATH_ENV_VAR = "METRICS_PATH"
 DEFAULT_METRICS_PATH = "/metrics"
@@ -51,9 +58,8 @@ def instrument(
     if getattr(app.ctx, "app_instrumentation", None) is not None:
         return app
     multiprocess_dir = require_multiprocess_dir()
-    # Imported only after the check (so is http_metrics, whose metrics open files in it).
-    from app_instrumentation.exposition import make_metrics_handler
-
+    # Declaring the metrics opens files: only once the directory passed the check.
+    http_metrics = process_http_metrics()
     metrics_path = metrics_path or os.environ.get(METRICS_PATH_ENV_VAR) or DEFAULT_METRICS_PATH
     access_policy = access_policy or AccessPolicy.from_environment()
     app.add_route(
@@ -62,12 +68,9 @@ def instrument(
         methods=["GET"],
         name=METRICS_ROUTE_NAME,
     )
-    _with_request_metrics(app, metrics_path)
+    _with_request_metrics(app, metrics_path, http_metrics)
 
     def start_worker_supervisor(app: Sanic) -> None:
-        # Imported in the main process only, so workers never write a file for its gauges.
-        from app_instrumentation.workers import WorkerSupervisor
-
         app.ctx.app_instrumentation_supervisor = WorkerSupervisor(app.manager, multiprocess_dir)
         app.ctx.app_instrumentation_supervisor.start()
 
@@ -83,21 +86,15 @@ def _stop_worker_supervisor(app: Sanic) -> None:
         return
     supervisor.stop()
     if supervisor.gave_up:
-        from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP
-
         raise SystemExit(EXIT_CODE_RESTART_LOOP)
 
 
-def _with_request_metrics(app: Sanic, metrics_path: str) -> None:
+def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetrics) -> None:
     """Give `app` and its requests subclasses of their classes that record the HTTP metrics."""
-    # Declaring the metrics opens files: only once require_multiprocess_dir() has passed.
-    from app_instrumentation.http_metrics import (
-        CLIENT_CLOSED_REQUEST,
-        request_finished,
-        request_not_counted,
-        request_started,
-    )
-
+    # Bound once: a request then reaches them without an attribute lookup.
+    request_started = http_metrics.request_started
+    request_finished = http_metrics.request_finished
+    request_not_counted = http_metrics.request_not_counted
     metrics_route_name = f"{app.name}.{METRICS_ROUTE_NAME}"
     metrics_path_bytes = metrics_path.encode()
 

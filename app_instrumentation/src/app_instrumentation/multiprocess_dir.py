@@ -5,7 +5,8 @@ misconfigured directory must stop the service at start, in the main process and 
 """
 
 import os
-import sys
+
+from app_instrumentation.prometheus_client_internals import values_are_in_memory
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -16,12 +17,6 @@ class MultiprocessDirError(SystemExit):
     def __init__(self, path: str, problem: str, fix: str) -> None:
         setting = f"{ENV_VAR}={path}" if path else ENV_VAR
         super().__init__(f"app_instrumentation: error: {setting} {problem}; fix: {fix}")
-
-
-def _values_are_in_memory() -> bool:
-    # prometheus_client picks its value backend once, at import; read that choice without importing.
-    values = sys.modules.get("prometheus_client.values")
-    return values is not None and not values.ValueClass._multiprocess
 
 
 def require_multiprocess_dir() -> str:
@@ -53,7 +48,8 @@ def require_multiprocess_dir() -> str:
             f"is not writable by uid {os.geteuid()}",
             "make the service user own the directory (systemd-tmpfiles sets owner and mode)",
         )
-    if _values_are_in_memory():
+    # prometheus_client picks its value backend once, at import: too late to set the variable now.
+    if values_are_in_memory():
         raise MultiprocessDirError(
             path,
             "was set after prometheus_client was imported, so values stay in memory",

@@ -12,10 +12,12 @@ manager. A worker that keeps dying is not restarted forever: past `max_restarts`
 `sanic_workers_live` and `sanic_workers_configured` are written by this process only, with
 multiprocess_mode "mostrecent": the newest write wins, so a file left by an earlier main process
 (if the directory was not wiped) cannot outvote the current one, whereas sum/max would add or
-keep stale values; workers never import this module and so never write these gauges.
+keep stale values. They are declared by the first `WorkerSupervisor`, which only the main process
+starts, so workers never write a file for them.
 """
 
 import collections
+import functools
 import threading
 import time
 
@@ -27,18 +29,24 @@ from sanic.worker.process import WorkerProcess
 
 from app_instrumentation.compaction import compact_dead_worker
 
-WORKERS_LIVE = Gauge(
-    "sanic_workers_live",
-    "Sanic server workers that are running and acknowledged, as seen by the main process.",
-    multiprocess_mode="mostrecent",
-)
-WORKERS_CONFIGURED = Gauge(
-    "sanic_workers_configured",
-    "Sanic server workers the main process is configured to run.",
-    multiprocess_mode="mostrecent",
-)
 EXIT_CODE_RESTART_LOOP = 3
 _EXITED = frozenset((ProcessState.FAILED, ProcessState.COMPLETED))
+
+
+@functools.cache
+def _worker_gauges() -> tuple[Gauge, Gauge]:
+    """(live, configured) workers, declared once: a registry refuses a second metric of a name."""
+    live = Gauge(
+        "sanic_workers_live",
+        "Sanic server workers that are running and acknowledged, as seen by the main process.",
+        multiprocess_mode="mostrecent",
+    )
+    configured = Gauge(
+        "sanic_workers_configured",
+        "Sanic server workers the main process is configured to run.",
+        multiprocess_mode="mostrecent",
+    )
+    return live, configured
 
 
 class WorkerSupervisor:
@@ -65,6 +73,7 @@ class WorkerSupervisor:
         self._startup_failure_reported = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+        self._workers_live, self._workers_configured = _worker_gauges()
         self.gave_up = False
 
     def start(self) -> None:
@@ -104,8 +113,8 @@ class WorkerSupervisor:
                 self._replace(process, pid)
         counts = (sum(p.state is ProcessState.ACKED for p in processes), self._manager.num_server)
         if counts != self._published_counts:
-            WORKERS_LIVE.set(counts[0])
-            WORKERS_CONFIGURED.set(counts[1])
+            self._workers_live.set(counts[0])
+            self._workers_configured.set(counts[1])
             self._published_counts = counts
 
     def _stop_if_a_worker_died_starting(self, processes: list[WorkerProcess]) -> None:
