@@ -209,6 +209,23 @@ def test_idle_keep_alive_connection_is_closed_with_eof_at_sigterm(held_socket):
         assert service.process.wait(timeout=TIMEOUT) == 0, service.log()
 
 
+def test_busy_keep_alive_connection_is_told_to_close_after_its_answer_at_sigterm(held_socket):
+    """Sanic alone keeps serving a busy keep-alive connection until its graceful timeout, then
+    aborts it mid-request; the stopping worker's answers say `Connection: close` instead."""
+    with SanicService(
+        WORKERS, launcher=True, listen_socket=held_socket, **MODES["wrapper"]
+    ) as service:
+        connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=TIMEOUT)
+        connection.request("GET", "/slow?seconds=1")
+        wait_for_in_flight(service, 1)
+        os.kill(service.process.pid, signal.SIGTERM)
+        response = connection.getresponse()
+        response.read()
+        assert (response.status, response.getheader("connection")) == (200, "close")
+        assert connection.sock is None  # http.client closed it, as the answer asked
+        assert service.process.wait(timeout=TIMEOUT) == 0, service.log()
+
+
 def test_listen_variables_of_another_pid_are_ignored_and_the_port_is_bound():
     with SanicService(
         WORKERS, launcher=True, factory=EXPLICIT_APP, LISTEN_PID="1", LISTEN_FDS="1"
