@@ -1,5 +1,6 @@
-"""`python -m app_instrumentation.serve TARGET --workers N [--host H] [--port P]`: run a Sanic app
-with N workers from the listening socket systemd holds, so the port stays open across restarts.
+"""`python -m app_instrumentation.serve TARGET --workers N [--host H --port P] [--backlog B]`:
+run a Sanic app with N workers from the listening socket systemd holds, so the port stays open
+across restarts.
 
 With systemd socket activation (the sd_listen_fds protocol: LISTEN_PID, LISTEN_FDS, fd 3) the
 workers accept from the inherited socket, and connections that arrive while the service restarts
@@ -24,6 +25,8 @@ from app_instrumentation.factory import load_app
 
 SD_LISTEN_FDS_START = 3
 DEFAULT_HOST = "127.0.0.1"
+# Sanic's own default; the unit passes its socket's Backlog= instead.
+DEFAULT_BACKLOG = 100
 TARGET_SETTING = "TARGET"
 _SOCKET_FIX = "start the service through its .socket unit, with one ListenStream=addr:port"
 
@@ -83,6 +86,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--host", help=f"address to bind without socket activation: {DEFAULT_HOST}")
     parser.add_argument("--port", type=int, help="port to bind without socket activation")
+    # Every worker calls listen() again with this: it overrides the .socket unit's Backlog=.
+    parser.add_argument(
+        "--backlog", type=int, default=DEFAULT_BACKLOG, help="connections the socket queues"
+    )
     arguments = parser.parse_args(argv)
     if arguments.workers < 1:
         parser.error("--workers must be at least 1")
@@ -106,10 +113,13 @@ def main(argv: list[str] | None = None) -> None:
     load_target = functools.partial(load_app, arguments.target, TARGET_SETTING)
     app = load_target()
     if listener is not None:
-        app.prepare(sock=listener, workers=arguments.workers)
+        app.prepare(sock=listener, workers=arguments.workers, backlog=arguments.backlog)
     else:
         app.prepare(
-            host=arguments.host or DEFAULT_HOST, port=arguments.port, workers=arguments.workers
+            host=arguments.host or DEFAULT_HOST,
+            port=arguments.port,
+            workers=arguments.workers,
+            backlog=arguments.backlog,
         )
     Sanic.serve(primary=app, app_loader=AppLoader(factory=load_target))
 
