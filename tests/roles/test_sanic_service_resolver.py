@@ -19,6 +19,7 @@ spec.loader.exec_module(filters)
 ROLE_DEFAULTS = {
     "bind_address": "127.0.0.1",
     "workers": 2,
+    "socket_backlog": 4096,
     "requirements_file": "requirements.txt",
     "metrics_path": "/metrics",
     "instrumentation": "wrapper",
@@ -49,12 +50,51 @@ def test_keys_left_out_take_the_role_defaults_and_the_name_derives_the_rest():
     assert service["tmpfiles_path"] == "/etc/tmpfiles.d/sanic-api.conf"
     assert service["install_dir"] == "/opt/sanic-services/api"
     assert service["scrape_instance"] == "app-1:8080"
+    assert service["socket_name"] == "sanic-api.socket"
+    assert service["socket_path"] == "/etc/systemd/system/sanic-api.socket"
+    assert service["socket_backlog"] == 4096
 
 
 def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles():
     service = resolve(workers=5, user="web", environment={"OVERRIDDEN": "item", "OWN": "x"})
     assert (service["workers"], service["user"], service["group"]) == (5, "web", "api")
     assert service["environment"] == {"SHARED": "1", "OVERRIDDEN": "item", "OWN": "x"}
+
+
+# bind address -> systemd's ListenStream=
+LISTEN_STREAMS = {
+    "127.0.0.1": "127.0.0.1:8080",
+    "0.0.0.0": "0.0.0.0:8080",
+    "": "8080",
+    "::": "[::]:8080",
+    "::1": "[::1]:8080",
+    "[fd00::5]": "[fd00::5]:8080",
+}
+
+
+@pytest.mark.parametrize("bind_address", list(LISTEN_STREAMS))
+def test_the_socket_unit_listens_where_the_service_is_bound(bind_address):
+    assert resolve(bind_address=bind_address)["listen_stream"] == LISTEN_STREAMS[bind_address]
+
+
+@pytest.mark.parametrize(
+    ("address", "listenable"),
+    [
+        ("", True),
+        ("0.0.0.0", True),
+        ("10.1.2.3", True),
+        ("::", True),
+        ("[::1]", True),
+        ("fd00::5", True),
+        ("app-1.internal", False),
+        ("localhost", False),
+        ("10.1.2.300", False),
+        ("10.1.2.3:80", False),
+        ("fd00::zz", False),
+    ],
+)
+def test_only_ip_literals_and_every_address_can_be_listened_on(address, listenable):
+    assert filters.listenable(address) is listenable
 
 
 # bind address, host address -> (health gate address, Prometheus target)
