@@ -50,6 +50,12 @@ VALUE_OPTIONS = {
     "systemctl": {"-p"},
     "mount": {"-o"},
     "sanic": {"--workers", "--port", "--host"},
+    "app_instrumentation.serve": {"--workers", "--port", "--host", "--backlog"},
+}
+# How each server command of a page is asked for its options.
+SERVER_HELP = {
+    "sanic": ["sanic"],
+    "app_instrumentation.serve": [str(VENV_BIN / "python"), "-m", "app_instrumentation.serve"],
 }
 
 
@@ -89,7 +95,8 @@ def known_host_paths():
     paths = {"/dev/null", "/dev/shm"}
     for service in example_services():
         paths.update(
-            service[key] for key in ("multiproc_dir", "tmpfiles_path", "install_dir", "unit_path")
+            service[key]
+            for key in ("multiproc_dir", "tmpfiles_path", "install_dir", "unit_path", "socket_path")
         )
     for server in prometheus_servers():
         paths.update(
@@ -105,6 +112,7 @@ def known_units():
     units = {server["sanic_scrape_job_prometheus_service"] for server in prometheus_servers()}
     for service in example_services():
         units.update({service["unit_name"], service["unit_name"].removesuffix(".service")})
+        units.add(service["socket_name"])
     return units
 
 
@@ -203,11 +211,11 @@ def check_playbook(command):
     assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
 
 
-def check_sanic(command):
-    """The wrapper's command line: real options, a factory of the package or the demo app, and
-    environment variables the instrumentation reads."""
-    options, positionals = options_and_positionals("sanic", command.args)
-    check_options_exist(["sanic"], options)
+def check_server(command, server, args):
+    """A server command line (`sanic` or the launcher): real options, a factory of the package or
+    the demo app, and environment variables the instrumentation reads."""
+    options, positionals = options_and_positionals(server, args)
+    check_options_exist(SERVER_HELP[server], options)
     for target in positionals[:1]:
         module, _, attribute = target.partition(":")
         sources = [
@@ -249,7 +257,9 @@ def check_command(command, tmp_dir):
         result = run([program, *args], cwd=command.cwd)
         assert result.returncode == 0 and result.stdout.strip(), f"{command}: {result.stderr}"
     elif program == "sanic":
-        check_sanic(command)
+        check_server(command, "sanic", args)
+    elif program == "python" and args[:2] == ["-m", "app_instrumentation.serve"]:
+        check_server(command, "app_instrumentation.serve", args[2:])
     elif program in HOST_TOOLS:
         check_host_command(command, tmp_dir)
     else:
