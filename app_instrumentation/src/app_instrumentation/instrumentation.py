@@ -41,8 +41,9 @@ DEFAULT_METRICS_PATH = "/metrics"
 METRICS_ROUTE_NAME = "app_instrumentation_metrics"
 WEBSOCKET_STATUS = 101
 # How long a stopping worker keeps answering, with `Connection: close`, before Sanic closes the
-# connections that are idle: long enough for every busy keep-alive client's next request.
-DRAIN_SECONDS = 0.3
+# connections that are idle: long enough for a busy keep-alive client's next request even on a
+# loaded host. New connections are still served meanwhile, so no client waits for it.
+DRAIN_SECONDS = 1.0
 SERVER_ERROR_STATUS = 500
 
 
