@@ -6,9 +6,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 # docker.io/debootstrap: the lab's containers; shellcheck: lint; prometheus: promtool;
-# wrk: the benchmark's load generator; python3-venv: the control node's virtualenv;
+# prometheus-alertmanager: amtool and two real Alertmanagers for tests/alerting; wrk: the benchmark's load generator; python3-venv: the control node's virtualenv;
 # curl: the manual's commands, which tests/docs/ checks against curl --help.
-DEBIAN_PACKAGES=(docker.io debootstrap shellcheck prometheus wrk make python3-venv git curl)
+DEBIAN_PACKAGES=(docker.io debootstrap shellcheck prometheus prometheus-alertmanager wrk make python3-venv git curl)
 LOCK_FILE="$REPO_ROOT/requirements/dev.lock"
 
 install_debian_packages() {
@@ -23,8 +23,8 @@ install_debian_packages() {
   [ "$(id -u)" -eq 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them yourself"
   log "installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  # The prometheus package is wanted for promtool only: a policy-rc.d that exits 101 keeps apt
-  # from starting its server (or any other daemon) on this machine.
+  # The prometheus packages are wanted for promtool, amtool and binaries the tests start: a
+  # policy-rc.d that exits 101 keeps apt from starting their servers (or any other daemon) here.
   local policy=/usr/sbin/policy-rc.d own_policy=false status=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"

@@ -22,7 +22,7 @@ PAGES = manual_pages()
 by_page = pytest.mark.parametrize("path", PAGES, ids=page_name)
 ALERT = r"\bSanic[A-Z]\w+"
 METRIC = r"\b(?:http_server|sanic_workers|app_instrumentation_multiprocess)_\w*"
-VARIABLE = r"\b(?:sanic_service|sanic_scrape_job|prometheus_server)_\w+"
+VARIABLE = r"\b(?:sanic_service|sanic_scrape_job|prometheus_server|alertmanager)_\w+"
 
 
 def test_readme_is_a_front_door_under_250_lines():

@@ -1,40 +1,22 @@
 """The alert rules, rendered by Ansible from the role's template, pass their promtool unit tests."""
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from alerting.render import render_template
 
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "roles" / "sanic_scrape_job"
 RULES_DIR = Path(__file__).resolve().parent
-ANSIBLE = Path(sys.executable).parent / "ansible"
 
 
 def render_rules(dest: Path, *var_files: Path) -> None:
     """Render the rules template like the role does: its defaults, overridden by var_files."""
-    extra_vars = [
-        arg for f in (ROLE / "defaults" / "main.yml", *var_files) for arg in ("-e", f"@{f}")
-    ]
-    subprocess.run(
-        [
-            ANSIBLE,
-            "localhost",
-            "--connection=local",
-            "--inventory=localhost,",
-            "--extra-vars",
-            f"ansible_python_interpreter={sys.executable}",
-            *extra_vars,
-            "--module-name=ansible.builtin.template",
-            f"--args=src={ROLE / 'templates' / 'sanic_rules.yml.j2'} dest={dest}",
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "ANSIBLE_LOCALHOST_WARNING": "false"},
-    )
+    variables = {}
+    for var_file in var_files:
+        variables.update(yaml.safe_load(var_file.read_text()))
+    render_template("sanic_scrape_job", "sanic_rules.yml.j2", dest, variables)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,39 @@
+"""A role's template rendered the way the role renders it: by Ansible's template module, over the
+role's defaults and the given variables."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = Path(sys.executable).parent / "ansible"
+
+
+def render_template(role: str, template: str, dest: Path, variables: dict) -> str:
+    role_dir = REPO / "roles" / role
+    subprocess.run(
+        [
+            ANSIBLE,
+            "localhost",
+            "--connection=local",
+            "--inventory=localhost,",
+            "--extra-vars",
+            f"ansible_python_interpreter={sys.executable}",
+            "--extra-vars",
+            f"@{role_dir / 'defaults' / 'main.yml'}",
+            "--extra-vars",
+            json.dumps(variables),
+            "--module-name=ansible.builtin.template",
+            f"--args=src={role_dir / 'templates' / template} dest={dest}",
+        ],
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_FILTER_PLUGINS": str(role_dir / "filter_plugins"),
+        },
+    )
+    return dest.read_text()
