@@ -1,0 +1,105 @@
+"""Basic auth and TLS of the Prometheus web UI and API, computed on the control node.
+
+`prometheus_server_web_problems` is the role's preflight for them: a hash that is no bcrypt hash
+(a password given in clear where a hash is expected), a user without a password, a certificate
+without its key or that does not match it. `prometheus_server_web_hashes` hashes the clear
+passwords with bcrypt, keeping the hash already on the server while it still matches, so a rerun
+changes nothing.
+"""
+
+import re
+
+import bcrypt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+# Every request checks the hash: cost 10 keeps that near 50 ms, as Prometheus' own docs suggest.
+BCRYPT_ROUNDS = 10
+
+
+def user_problems(users):
+    problems = []
+    names = [user.get("name") for user in users]
+    for position, user in enumerate(users):
+        name = user.get("name")
+        where = f"prometheus_server_web_users[{position}]" + (f" ({name})" if name else "")
+        if not name:
+            problems.append(f"{where} has no name.")
+        elif names.count(name) > 1:
+            problems.append(f"{where}: the name '{name}' is used by {names.count(name)} users.")
+        given = [key for key in ("password", "password_hash") if user.get(key)]
+        if len(given) != 1:
+            problems.append(f"{where} needs exactly one of password and password_hash.")
+        elif given == ["password_hash"] and not BCRYPT_HASH.match(str(user["password_hash"])):
+            problems.append(
+                f"{where}.password_hash is not a bcrypt hash ($2b$...): a password in clear"
+                " belongs in `password`, which the role hashes on the control node."
+            )
+    if users and not any(user.get("password") for user in users):
+        problems.append(
+            "prometheus_server_web_users: the role's own checks log in, so one user needs its"
+            " `password` (from your vault), not only a hash."
+        )
+    return problems
+
+
+def public_key_bytes(public_key):
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def certificate_problems(cert_file, key_file, cert_pem, key_pem):
+    if bool(cert_file) != bool(key_file):
+        return [
+            "prometheus_server_web_tls_cert_file and prometheus_server_web_tls_key_file go"
+            " together: set both or neither."
+        ]
+    if not cert_file:
+        return []
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError as error:
+        return [f"prometheus_server_web_tls_cert_file {cert_file} is no PEM certificate: {error}"]
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError) as error:
+        return [f"prometheus_server_web_tls_key_file {key_file} is no unencrypted PEM key: {error}"]
+    if public_key_bytes(certificate.public_key()) != public_key_bytes(key.public_key()):
+        return [
+            f"prometheus_server_web_tls_cert_file {cert_file} does not match its key"
+            f" prometheus_server_web_tls_key_file {key_file}."
+        ]
+    return []
+
+
+def prometheus_server_web_problems(users, cert_file="", key_file="", cert_pem="", key_pem=""):
+    """One sentence per problem, each naming the variable; [] when none."""
+    return user_problems(users) + certificate_problems(cert_file, key_file, cert_pem, key_pem)
+
+
+def prometheus_server_web_hashes(users, current=None):
+    """{name: bcrypt hash} for basic_auth_users; `current` is the one on the server, if any."""
+    current = current or {}
+    hashes = {}
+    for user in users:
+        name = user["name"]
+        if user.get("password_hash"):
+            hashes[name] = user["password_hash"]
+            continue
+        password = str(user["password"]).encode()
+        kept = str(current.get(name) or "")
+        if BCRYPT_HASH.match(kept) and bcrypt.checkpw(password, kept.encode()):
+            hashes[name] = kept
+        else:
+            hashes[name] = bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+    return hashes
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "prometheus_server_web_problems": prometheus_server_web_problems,
+            "prometheus_server_web_hashes": prometheus_server_web_hashes,
+        }
