@@ -26,8 +26,8 @@ up() {
     "$REPO_ROOT/scripts/molecule.sh" destroy
     "$REPO_ROOT/scripts/molecule.sh" create
   fi
-  log "deploying: (cd ansible && ansible-playbook site.yml)"
-  (cd "$REPO_ROOT/ansible" && ansible-playbook site.yml)
+  log "deploying: (cd ansible && ansible-playbook lab.yml site.yml)"
+  (cd "$REPO_ROOT/ansible" && ansible-playbook lab.yml site.yml)
   "$VENV/bin/python" "$REPO_ROOT/scripts/lab_report.py"
 }
 

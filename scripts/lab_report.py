@@ -1,21 +1,36 @@
 """Sends a known number of requests to every lab service and reports what Prometheus counted.
 
 Traffic goes from inside each app container to 127.0.0.1, like a local client; the report reads
-only Prometheus' HTTP API (published on 127.0.0.1), so what it prints is what a dashboard sees.
+only Prometheus' HTTP API (published on 127.0.0.1), so what it prints is what a dashboard sees. The
+API asks for the lab admin's password over HTTPS (the lab's own CA): the report logs in, and first
+checks that a request without the password is refused.
 """
 
 import argparse
+import base64
 import json
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 PROMETHEUS_UIS = {
-    "spm-prom-bookworm": "http://127.0.0.1:19092",
-    "spm-prom-forky": "http://127.0.0.1:19093",
+    "spm-prom-bookworm": "https://127.0.0.1:19092",
+    "spm-prom-forky": "https://127.0.0.1:19093",
 }
+ALERTMANAGER_UIS = {
+    "spm-prom-bookworm": "http://127.0.0.1:19094",
+    "spm-prom-forky": "http://127.0.0.1:19095",
+}
+# Made by ansible/lab.yml: the lab's CA and the admin's password (lab_dir in the lab inventory).
+LAB_DIR = Path(__file__).resolve().parents[1] / ".cache" / "lab"
+CREDENTIALS_FILE = LAB_DIR / "prometheus-admin.password"
+CA_FILE = LAB_DIR / "tls" / "ca.crt"
+ADMIN = "admin"
 REQUESTS_PER_SERVICE = 200
 SCRAPE_WAIT_SECONDS = 60
 
@@ -61,9 +76,26 @@ def send_traffic(host, port, count):
     )
 
 
+def open_api(url, password=None):
+    request = urllib.request.Request(url)
+    if password is not None:
+        token = base64.b64encode(f"{ADMIN}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    context = ssl.create_default_context(cafile=CA_FILE)
+    return urllib.request.urlopen(request, timeout=10, context=context)
+
+
+def status_without_password(base_url):
+    try:
+        with open_api(f"{base_url}/api/v1/query?query=up") as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def query(base_url, promql):
     url = f"{base_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with open_api(url, CREDENTIALS_FILE.read_text().strip()) as response:
         return json.load(response)["data"]["result"]
 
 
@@ -79,6 +111,7 @@ def main():
     parser.add_argument("--requests", type=int, default=REQUESTS_PER_SERVICE)
     args = parser.parse_args()
 
+    refused = {name: status_without_password(url) for name, url in PROMETHEUS_UIS.items()}
     services = lab_services()
     before = {name: totals_by_service(url) for name, url in PROMETHEUS_UIS.items()}
     for host, _, port in services:
@@ -95,7 +128,8 @@ def main():
 
     for name, url in PROMETHEUS_UIS.items():
         version = query(url, "prometheus_build_info")[0]["metric"]["version"]
-        print(f"\n{name}: Prometheus {version}, UI {url}")
+        print(f"\n{name}: Prometheus {version}, UI {url}, Alertmanager UI {ALERTMANAGER_UIS[name]}")
+        print(f"  without the password the API answers {refused[name]}")
         targets = query(url, 'up{job="sanic-api"}')
         for t in sorted(targets, key=lambda t: t["metric"]["instance"]):
             state = "up" if t["value"][1] == "1" else "DOWN"
@@ -113,8 +147,10 @@ def main():
         verdict = "exact" if counted[name] == expected else "MISMATCH"
         print(f"  total sent {expected}, counted {counted[name]:.0f}: {verdict}")
 
-    print("\nTear the lab down with: make lab-down")
-    return 0 if all(c == expected for c in counted.values()) else 1
+    print(f"\nPrometheus UIs: user {ADMIN}, password in {CREDENTIALS_FILE}, CA {CA_FILE}")
+    print("Tear the lab down with: make lab-down")
+    exact = all(c == expected for c in counted.values())
+    return 0 if exact and set(refused.values()) == {401} else 1
 
 
 if __name__ == "__main__":
