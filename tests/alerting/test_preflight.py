@@ -1,0 +1,126 @@
+"""Bad input to the alertmanager and prometheus_server roles stops the run in their preflight,
+before any task that changes a host, with a message that names the variable. The preflight runs
+here as site.yml runs it (assertions and control-node lookups only), for a Debian host."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .render import REPO
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+
+def preflight(tmp_path, role, variables):
+    playbook = tmp_path / "preflight.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "ansible.builtin.include_role": {
+                                "name": role,
+                                "tasks_from": "preflight.yml",
+                            },
+                            # The facts the preflight reads, as a Debian host reports them.
+                            "vars": {
+                                "ansible_facts": {"os_family": "Debian", "distribution": "Debian"}
+                            },
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    return subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "--connection=local",
+            "--inventory=localhost,",
+            "--extra-vars",
+            json.dumps({"ansible_python_interpreter": sys.executable, **variables}),
+            playbook,
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        [sys.executable, REPO / "scripts" / "lab_tls.py", directory, "prom1", "prom2"], check=True
+    )
+    return directory
+
+
+def test_a_webhook_receiver_without_url_is_named(tmp_path):
+    result = preflight(
+        tmp_path,
+        "alertmanager",
+        {
+            "alertmanager_receivers": [{"name": "pager", "webhook_configs": [{}]}],
+            "alertmanager_route": {"receiver": "pager"},
+        },
+    )
+    assert result.returncode != 0
+    assert "alertmanager_receivers[0] (pager).webhook_configs[0] has no url" in result.stdout
+    assert "Nothing was changed." in result.stdout
+
+
+def test_good_alertmanager_input_passes(tmp_path):
+    result = preflight(tmp_path, "alertmanager", {})
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_password_in_clear_where_a_hash_is_expected_is_named(tmp_path):
+    users = [{"name": "admin", "password": "x"}, {"name": "grafana", "password_hash": "s3cret"}]
+    result = preflight(tmp_path, "prometheus_server", {"prometheus_server_web_users": users})
+    assert result.returncode != 0
+    assert "prometheus_server_web_users[1] (grafana).password_hash is not a bcrypt hash" in (
+        result.stdout
+    )
+    assert "s3cret" not in result.stdout
+
+
+def test_a_certificate_that_does_not_match_its_key_is_named(tmp_path, tls):
+    result = preflight(
+        tmp_path,
+        "prometheus_server",
+        {
+            "prometheus_server_web_users": [{"name": "admin", "password": "x"}],
+            "prometheus_server_web_tls_cert_file": str(tls / "prom1.crt"),
+            "prometheus_server_web_tls_key_file": str(tls / "prom2.key"),
+        },
+    )
+    assert result.returncode != 0
+    assert f"{tls / 'prom1.crt'} does not match its key" in result.stdout
+
+
+def test_good_web_input_passes(tmp_path, tls):
+    result = preflight(
+        tmp_path,
+        "prometheus_server",
+        {
+            "prometheus_server_web_users": [{"name": "admin", "password": "x"}],
+            "prometheus_server_web_tls_cert_file": str(tls / "prom1.crt"),
+            "prometheus_server_web_tls_key_file": str(tls / "prom1.key"),
+            "prometheus_server_alertmanagers": ["prom1:9093", "prom2:9093"],
+        },
+    )
+    assert result.returncode == 0, result.stdout
