@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from .render import REPO
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -60,15 +58,6 @@ def preflight(tmp_path, role, variables):
     )
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [sys.executable, REPO / "scripts" / "lab_tls.py", directory, "prom1", "prom2"], check=True
-    )
-    return directory
-
-
 def test_a_webhook_receiver_without_url_is_named(tmp_path):
     result = preflight(
         tmp_path,
@@ -98,29 +87,21 @@ def test_a_password_in_clear_where_a_hash_is_expected_is_named(tmp_path):
     assert "s3cret" not in result.stdout
 
 
+def web_input(tls, key_host):
+    return {
+        "prometheus_server_web_users": [{"name": "admin", "password": "x"}],
+        "prometheus_server_web_tls_cert_file": str(tls / "prom1.crt"),
+        "prometheus_server_web_tls_key_file": str(tls / f"{key_host}.key"),
+    }
+
+
 def test_a_certificate_that_does_not_match_its_key_is_named(tmp_path, tls):
-    result = preflight(
-        tmp_path,
-        "prometheus_server",
-        {
-            "prometheus_server_web_users": [{"name": "admin", "password": "x"}],
-            "prometheus_server_web_tls_cert_file": str(tls / "prom1.crt"),
-            "prometheus_server_web_tls_key_file": str(tls / "prom2.key"),
-        },
-    )
+    result = preflight(tmp_path, "prometheus_server", web_input(tls, "prom2"))
     assert result.returncode != 0
     assert f"{tls / 'prom1.crt'} does not match its key" in result.stdout
 
 
 def test_good_web_input_passes(tmp_path, tls):
-    result = preflight(
-        tmp_path,
-        "prometheus_server",
-        {
-            "prometheus_server_web_users": [{"name": "admin", "password": "x"}],
-            "prometheus_server_web_tls_cert_file": str(tls / "prom1.crt"),
-            "prometheus_server_web_tls_key_file": str(tls / "prom1.key"),
-            "prometheus_server_alertmanagers": ["prom1:9093", "prom2:9093"],
-        },
-    )
+    alertmanagers = {"prometheus_server_alertmanagers": ["prom1:9093", "prom2:9093"]}
+    result = preflight(tmp_path, "prometheus_server", {**web_input(tls, "prom1"), **alertmanagers})
     assert result.returncode == 0, result.stdout

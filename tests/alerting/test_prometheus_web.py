@@ -7,7 +7,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -35,15 +34,6 @@ def load_filters(name):
 
 web = load_filters("prometheus_server_web")
 alerting = load_filters("prometheus_server_alerting")
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [sys.executable, REPO / "scripts" / "lab_tls.py", directory, "prom1", "prom2"], check=True
-    )
-    return directory
 
 
 def render_web_config(tmp_path, users, tls_dir=None):
