@@ -1,5 +1,5 @@
 """A role's template rendered the way the role renders it: by Ansible's template module, over the
-role's defaults and the given variables."""
+role's defaults and the given variables; and plays run by ansible-playbook on this machine."""
 
 import json
 import os
@@ -37,3 +37,28 @@ def render_template(role: str, template: str, dest: Path, variables: dict) -> st
         },
     )
     return dest.read_text()
+
+
+def run_plays(plays: list, variables: dict, roles_path: Path, workdir: Path):
+    """ansible-playbook on this machine (local connection) over `plays`, with extra `variables`."""
+    playbook = workdir / "plays.yml"
+    playbook.write_text(json.dumps(plays))
+    return subprocess.run(
+        [
+            Path(sys.executable).parent / "ansible-playbook",
+            "--connection=local",
+            "--inventory=localhost,",
+            "--extra-vars",
+            json.dumps({"ansible_python_interpreter": sys.executable, **variables}),
+            playbook,
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "ANSIBLE_ROLES_PATH": str(roles_path),
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        timeout=180,
+    )

@@ -2,60 +2,22 @@
 before any task that changes a host, with a message that names the variable. The preflight runs
 here as site.yml runs it (assertions and control-node lookups only), for a Debian host."""
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from .render import REPO
+from .render import REPO, run_plays
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
 def preflight(tmp_path, role, variables):
-    playbook = tmp_path / "preflight.yml"
-    playbook.write_text(
-        json.dumps(
-            [
-                {
-                    "hosts": "localhost",
-                    "gather_facts": False,
-                    "tasks": [
-                        {
-                            "ansible.builtin.include_role": {
-                                "name": role,
-                                "tasks_from": "preflight.yml",
-                            },
-                            # The facts the preflight reads, as a Debian host reports them.
-                            "vars": {
-                                "ansible_facts": {"os_family": "Debian", "distribution": "Debian"}
-                            },
-                        }
-                    ],
-                }
-            ]
-        )
-    )
-    return subprocess.run(
-        [
-            ANSIBLE_PLAYBOOK,
-            "--connection=local",
-            "--inventory=localhost,",
-            "--extra-vars",
-            json.dumps({"ansible_python_interpreter": sys.executable, **variables}),
-            playbook,
-        ],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_NOCOLOR": "1",
-        },
-        timeout=120,
-    )
+    include = {
+        "ansible.builtin.include_role": {"name": role, "tasks_from": "preflight.yml"},
+        # The facts the preflight reads, as a Debian host reports them.
+        "vars": {"ansible_facts": {"os_family": "Debian", "distribution": "Debian"}},
+    }
+    plays = [{"hosts": "localhost", "gather_facts": False, "tasks": [include]}]
+    return run_plays(plays, variables, REPO / "roles", tmp_path)
 
 
 def test_a_webhook_receiver_without_url_is_named(tmp_path):
