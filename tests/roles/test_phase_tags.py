@@ -97,3 +97,21 @@ def test_the_manual_names_every_phase_tag(page):
     for phase in PHASES:
         assert f"`{phase}`" in text
     assert "--tags preflight" in text
+
+
+def test_site_yml_includes_each_role_under_an_argument_spec_entry_point():
+    """Ansible validates an include_role against the entry point named exactly like tasks_from
+    (`prepare`, not `prepare.yml`): the check plays validate the role variables they run with."""
+    plays = yaml.safe_load((REPO / "ansible/site.yml").read_text())
+    included = [
+        task["ansible.builtin.include_role"]
+        for play in plays
+        for task in play.get("tasks", [])
+        if "ansible.builtin.include_role" in task
+    ]
+    assert len(included) == 3
+    for include in included:
+        specs = yaml.safe_load(
+            (REPO / "roles" / include["name"] / "meta/argument_specs.yml").read_text()
+        )
+        assert include["tasks_from"] in specs["argument_specs"], include
