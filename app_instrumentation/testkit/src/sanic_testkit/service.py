@@ -45,7 +45,9 @@ def service_environment(multiprocess_dir: str | None, **extra: str) -> dict[str,
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PROMETHEUS_", "METRICS_", "INSTRUMENTED_APP", "SANIC_"))
+        if not key.startswith(
+            ("PROMETHEUS_", "METRICS_", "INSTRUMENTED_APP", "SANIC_", "APP_INSTRUMENTATION_")
+        )
     }
     env["PYTHONPATH"] = os.pathsep.join([str(DEMO_DIR), str(TESTS_DIR)])
     env["INSTRUMENTED_APP"] = DEMO_APP
@@ -251,7 +253,7 @@ class SanicService:
             try:
                 environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
                 state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # exited; a zombie has no environ
                 continue
             for entry in environ:
                 name = entry.decode().partition("SANIC_WORKER_NAME=")[2]
