@@ -14,6 +14,7 @@ from app_instrumentation.collector import SafeMultiProcessCollector
 from measure_directories import HOT_PATH_ROUTES
 from measure_servers import (
     HELLO_APP,
+    SCRAPES_PER_WORKER,
     THROUGHPUT_APPS,
     THROUGHPUT_CONNECTIONS,
     THROUGHPUT_WORKERS,
@@ -56,6 +57,11 @@ def method_header(sizes, p99_dead):
         f" {THROUGHPUT_WORKERS} --no-access-logs, wrk -t1 -c{THROUGHPUT_CONNECTIONS}"
         f" -d{sizes['throughput_seconds']}s; instrumented = {HELLO_APP} under the zero-change"
         " wrapper; worker CPU = user + system time of the server workers during wrk / requests",
+        f"memory: sum of Pss (/proc/PID/smaps_rollup) over the service's process tree (main,"
+        f" workers, merger(s), Sanic's resource tracker), each a fresh sanic --workers N after"
+        f" {SCRAPES_PER_WORKER} scrapes and hello requests per worker on fresh connections;"
+        f" /metrics latency: {sizes['latency_scrapes']} back-to-back scrapes of a fresh"
+        f" sanic --workers {sizes['latency_workers']} over a copy of the scrape rows' directory",
     ]
 
 
@@ -183,6 +189,51 @@ def table_rows(scrapes, hot_path, p99, throughput, sizes):
                 f"adds {us - bare_us:.1f} us; 0.95x allows {allowed_us:.1f} us{note_end}",
             )
         )
+    return rows
+
+
+def merger_rows(memory, latency, sizes, latency_grid):
+    """Rows of issue 15: the whole service's memory and processes with one merger per service
+    and with one per worker (before), and /metrics latency of both."""
+    rows = []
+    mib = 1024
+    for workers, by_app in memory.items():
+        bare = by_app["bare"]
+        for name, label in (("instrumented", "one merger"), ("per_worker_merger", "per worker")):
+            measured = by_app[name]
+            extra = measured["pss_kib"] - bare["pss_kib"]
+            share = extra / bare["pss_kib"]
+            added = measured["processes"] - bare["processes"]
+            note = (
+                f"+{extra / mib:.1f} MiB = {share:.1%} of bare; +{added} processes"
+                f" ({measured['mergers']} merger(s), {measured['merger_pss_kib'] / mib:.1f} MiB)"
+            )
+            if name == "instrumented" and workers == max(memory):
+                note += (
+                    f"; <= 10%: {verdict(share <= 0.10)}; one process added: {verdict(added == 1)}"
+                )
+            rows.append(
+                (
+                    f"service PSS MiB, {workers} workers scraped (bare | {label})",
+                    bare["pss_kib"] / mib,
+                    measured["pss_kib"] / mib,
+                    f"{measured['pss_kib'] / bare['pss_kib']:.2f}x",
+                    note,
+                )
+            )
+    live, routes = latency_grid
+    old, new = (latency[name] for name in ("per_worker_merger", "project"))
+    rows.append(
+        (
+            f"/metrics ms, {sizes['latency_workers']} workers over {live}x{routes}x0"
+            " (per worker | one merger)",
+            statistics.median(old),
+            statistics.median(new),
+            f"{statistics.median(new) / statistics.median(old):.2f}x",
+            f"medians of {len(new)}; mean {statistics.mean(old):.1f} | {statistics.mean(new):.1f},"
+            f" max {max(old):.1f} | {max(new):.1f} (a merger's first scrape builds its cache)",
+        )
+    )
     return rows
 
 

@@ -4,7 +4,7 @@ dies, when scrapers collide, when a worker is replaced, and a stopped merger cos
 workers' requests."""
 
 import asyncio
-import contextlib
+import gzip
 import http.client
 import os
 import signal
@@ -17,19 +17,22 @@ from pathlib import Path
 
 import pytest
 
+from app_instrumentation.exposition import MERGER_SOCKET_ENV_VAR, Merger, MergerClient
+from app_instrumentation.render import render
 from sanic_testkit.service import (
     SanicService,
     free_port,
     parse_exposition,
+    process_tree,
     request_counts,
     sanic_command,
     send_requests,
     service_environment,
 )
+from sanic_testkit.worker_farm import http_metrics, http_operations
 
 WORKERS = 4
 MERGER_ARGUMENTS = ["-m", "app_instrumentation.merger"]
-SOCKET_ENV_VAR = "APP_INSTRUMENTATION_MERGER_SOCKET"
 MERGE_TIMEOUT_SECONDS = 3.0
 HELLO = ("/", "GET", "200")
 # A hello request served while the merger is stopped must not wait for it.
@@ -44,18 +47,6 @@ def service():
         METRICS_MERGE_TIMEOUT_SECONDS=str(MERGE_TIMEOUT_SECONDS),
     ) as running:
         yield running
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and all its descendants (children of every thread)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            with contextlib.suppress(FileNotFoundError):
-                pending += [int(child) for child in (task / "children").read_text().split()]
-    return found
 
 
 def mergers(pid: int) -> list[int]:
@@ -121,16 +112,16 @@ def test_one_merger_per_service_child_of_the_main_process_whatever_the_worker_co
     parent = int(Path(f"/proc/{merger}/stat").read_text().rsplit(")", 1)[1].split()[1])
     assert parent == service.process.pid
     # Spawned workers inherit the path the main process set before starting them.
-    assert {environment_of(worker)[SOCKET_ENV_VAR] for worker in workers} == {merger_socket}
+    assert {environment_of(worker)[MERGER_SOCKET_ENV_VAR] for worker in workers} == {merger_socket}
     assert all(mergers(worker) == [] for worker in workers)
     written_by = {name.rsplit("_", 1)[1][:-3] for name in os.listdir(service.multiprocess_dir)}
     assert str(merger) not in written_by
 
 
-def test_the_merger_imports_neither_sanic_nor_asyncio():
+def test_the_merger_loads_neither_sanic_asyncio_nor_an_http_server():
     check = (
-        "import sys, app_instrumentation.merger; "
-        "print(sorted({'sanic', 'asyncio'} & {*sys.modules}))"
+        "import sys; from app_instrumentation.merger import load_render; load_render(); "
+        "print(sorted({'sanic', 'asyncio', 'wsgiref.handlers'} & {*sys.modules}))"
     )
 
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
@@ -138,8 +129,38 @@ def test_the_merger_imports_neither_sanic_nor_asyncio():
     assert result.stdout == "[]\n", result.stderr
 
 
+def test_the_merger_answers_exactly_what_render_gives_in_an_ordinary_process(
+    farm, metrics_dir, monkeypatch
+):
+    farm.run_workers(str(metrics_dir), http_metrics(), http_operations(5), count=3)
+    merger = Merger(str(metrics_dir)).start()
+    monkeypatch.setenv(MERGER_SOCKET_ENV_VAR, merger.socket_path)
+    client = MergerClient(str(metrics_dir))
+    asked = [("", ""), ("application/openmetrics-text; version=1.0.0", ""), ("", "gzip")]
+
+    async def ask_all():
+        return [await client.render(accept, encoding) for accept, encoding in asked]
+
+    try:
+        answers = asyncio.run(ask_all())
+    finally:
+        merger.stop()
+
+    for (accept, encoding), (body, content_type, headers) in zip(asked, answers, strict=True):
+        expected = render(str(metrics_dir), accept, encoding)
+        if encoding:
+            # gzip's header holds the time it compressed: compare what it holds.
+            body, expected_body = gzip.decompress(body), gzip.decompress(expected.body)
+        else:
+            expected_body = expected.body
+        assert (body, content_type, headers) == (expected_body, *expected[1:])
+    assert not os.path.exists(merger.private_dir)
+
+
 def test_merger_socket_sits_in_a_directory_only_the_service_user_can_enter(service):
-    socket_path = Path(environment_of(next(iter(service.worker_pids().values())))[SOCKET_ENV_VAR])
+    socket_path = Path(
+        environment_of(next(iter(service.worker_pids().values())))[MERGER_SOCKET_ENV_VAR]
+    )
 
     directory = socket_path.parent.stat()
 
@@ -171,7 +192,7 @@ def ask_merger_as(user: str | None, socket_path: str) -> str:
 
 
 def test_another_local_user_cannot_reach_the_merger_but_the_service_user_can(service):
-    socket_path = environment_of(next(iter(service.worker_pids().values())))[SOCKET_ENV_VAR]
+    socket_path = environment_of(next(iter(service.worker_pids().values())))[MERGER_SOCKET_ENV_VAR]
 
     assert ask_merger_as("nobody", socket_path) == "PermissionError"
     assert '"content_type": "text/plain; version=' in ask_merger_as(None, socket_path)
@@ -244,6 +265,7 @@ def test_scrapes_while_a_worker_is_killed_and_replaced_stay_exact(service):
     scraper.join()
 
     assert replaced
+    service.wait_for_live_workers(WORKERS, timeout=30)
     # A scrape the killed worker was serving dies with its connection; every answer is exact.
     assert len(lost) <= 1, lost
     assert len(answered) > 5
@@ -251,6 +273,7 @@ def test_scrapes_while_a_worker_is_killed_and_replaced_stay_exact(service):
 
 
 def test_a_stopped_merger_makes_scrapes_answer_503_in_time_while_every_worker_serves(service):
+    service.wait_for_live_workers(WORKERS, timeout=30)
     merger = the_merger(service)
     os.kill(merger, signal.SIGSTOP)
     try:
@@ -272,6 +295,7 @@ def test_a_stopped_merger_makes_scrapes_answer_503_in_time_while_every_worker_se
     assert slowest < HELLO_BUDGET_SECONDS
     assert answers[0][0] == 503
     assert MERGE_TIMEOUT_SECONDS - 0.1 <= waited < MERGE_TIMEOUT_SECONDS + 2
+    # Continued, it answers again (the scrapes queued meanwhile are answered to nobody).
     assert service.scrape()[("sanic_workers_live", frozenset())] == WORKERS
 
 

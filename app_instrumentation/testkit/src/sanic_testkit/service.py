@@ -87,6 +87,18 @@ def socket_activated(command: Sequence[str], *, listen_fds: int = 1) -> list[str
     return ["sh", "-c", script, "sh", *command]
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (children of every thread), as /proc shows them now."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
