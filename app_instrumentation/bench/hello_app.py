@@ -4,7 +4,7 @@
 - `stock_inline`: the common recipe, MultiProcessCollector + generate_latest inside the handler,
   i.e. on the event loop;
 - `safe_thread`: SafeMultiProcessCollector in a one-thread executor, off the event loop but on the
-  worker's GIL (this project's endpoint before it moved the merge to a helper process);
+  worker's GIL (this project's endpoint before it moved the merge out of the worker's process);
 - `project`: app_instrumentation.instrument(app), the endpoint this project ships (the merge in
   the service's one merger process);
 - `per_worker_merger`: the same, but every worker starts a merger of its own at its first scrape

@@ -6,6 +6,7 @@ service against one per worker.
 Every server starts through sanic_testkit's SanicService, so they differ only in app and env.
 """
 
+import contextlib
 import os
 import re
 import statistics
@@ -49,7 +50,7 @@ def hello_server(factory, workers, handler, **options):
 
 def server_workers_cpu_seconds(main_pid):
     """User + system CPU seconds used so far by the server workers of the Sanic main process
-    `main_pid` (not the main process, nor the merge helpers the workers start)."""
+    `main_pid` (not the main process, nor the merger)."""
     total_ticks = 0
     for stat_path in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -258,22 +259,22 @@ def measure_memory(worker_counts):
     }
 
 
-def scrape_latencies(name, workers, seed_dir, scrapes):
-    """ms of each of `scrapes` back-to-back scrapes of a fresh service over `seed_dir`."""
-    with hello_server(HELLO_APP, workers, name, seed_dir=seed_dir) as server:
-        latencies = []
-        for _ in range(scrapes):
-            started = time.perf_counter()
-            status, _, body = server.request("GET", "/metrics", timeout=SCRAPE_TIMEOUT_SECONDS)
-            latencies.append((time.perf_counter() - started) * 1e3)
-            if status != 200:
-                raise RuntimeError(f"{name}: /metrics answered {status} {body[:200]!r}")
-    return latencies
-
-
 def measure_scrape_latency(seed_dir, workers, scrapes):
-    """{handler: [ms per scrape]}: one merger per service ("project") against one per worker."""
-    return {
-        name: scrape_latencies(name, workers, seed_dir, scrapes)
-        for name in ("per_worker_merger", "project")
-    }
+    """{handler: [ms per scrape]}: one merger per service ("project") against one per worker,
+    both services running over copies of `seed_dir`, scraped in turn so that load from elsewhere
+    on the machine hits them alike."""
+    names = ("per_worker_merger", "project")
+    latencies = {name: [] for name in names}
+    with contextlib.ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(hello_server(HELLO_APP, workers, name, seed_dir=seed_dir))
+            for name in names
+        }
+        for _ in range(scrapes):
+            for name, server in servers.items():
+                started = time.perf_counter()
+                status, _, body = server.request("GET", "/metrics", timeout=SCRAPE_TIMEOUT_SECONDS)
+                latencies[name].append((time.perf_counter() - started) * 1e3)
+                if status != 200:
+                    raise RuntimeError(f"{name}: /metrics answered {status} {body[:200]!r}")
+    return latencies

@@ -60,8 +60,9 @@ def method_header(sizes, p99_dead):
         f"memory: sum of Pss (/proc/PID/smaps_rollup) over the service's process tree (main,"
         f" workers, merger(s), Sanic's resource tracker), each a fresh sanic --workers N after"
         f" {SCRAPES_PER_WORKER} scrapes and hello requests per worker on fresh connections;"
-        f" /metrics latency: {sizes['latency_scrapes']} back-to-back scrapes of a fresh"
-        f" sanic --workers {sizes['latency_workers']} over a copy of the scrape rows' directory",
+        f" /metrics latency: {sizes['latency_scrapes']} scrapes of each of two fresh"
+        f" sanic --workers {sizes['latency_workers']} (per-worker mergers, one merger) running"
+        " side by side over copies of the scrape rows' directory, in turn",
     ]
 
 
