@@ -13,6 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from app_instrumentation.collector import SafeMultiProcessCollector
 from measure_directories import HOT_PATH_ROUTES
 from measure_servers import (
+    ALTERNATED_HANDLERS,
     HELLO_APP,
     SCRAPES_PER_WORKER,
     THROUGHPUT_APPS,
@@ -51,7 +52,7 @@ def method_header(sizes, p99_dead):
         f" x dead workers; hello p99: 1 Sanic worker, wrk -c4 -t1 -d{sizes['wrk_seconds']}s"
         f" --timeout={WRK_TIMEOUT_SECONDS}s,"
         f" /metrics scraped back to back over 4x20x{p99_dead};"
-        f" project endpoint rows: median of {sizes['p99_rounds']} alternating runs",
+        f" project and per-worker merger rows: median of {sizes['p99_rounds']} alternating runs",
         f"hello req/s and worker CPU: median of {sizes['throughput_rounds']} rounds,"
         f" {', '.join(THROUGHPUT_APPS)} alternating, each a fresh sanic --workers"
         f" {THROUGHPUT_WORKERS} --no-access-logs, wrk -t1 -c{THROUGHPUT_CONNECTIONS}"
@@ -133,12 +134,13 @@ def table_rows(scrapes, hot_path, p99, throughput, sizes):
         if scrapes:
             scrape_ms = statistics.median(run["scrape_ms"] for run in runs)
             note += f", {scrapes:.0f} scrapes of {scrape_ms:.0f} ms"
-        if measured["handler"] == "project":
+        if measured["handler"] in ALTERNATED_HANDLERS:
             if not all(run["safe_collector"] for run in runs):
                 note += ", endpoint uses the stock collector"
             if len(runs) > 1:
                 spread = "/".join(f"{run['p99_ms']:.1f}" for run in runs)
                 note += f"; median of {spread}"
+        if measured["handler"] == "project":
             note += f"; < 20 ms: {verdict(p99_ms < 20)}"
         rows.append(
             (

@@ -299,6 +299,24 @@ def test_a_stopped_merger_makes_scrapes_answer_503_in_time_while_every_worker_se
     assert service.scrape()[("sanic_workers_live", frozenset())] == WORKERS
 
 
+def test_the_merger_exits_when_the_main_process_is_killed():
+    with SanicService(workers=1) as service:
+        merger = the_merger(service)
+
+        # Only the main process: its process group (workers, merger) stays for SanicService.stop.
+        os.kill(service.process.pid, signal.SIGKILL)
+
+        # Its stdin, a pipe from the main process, closes: it exits (a zombie until reaped).
+        assert wait_until(lambda: _gone(merger))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def test_without_a_main_process_the_process_starts_the_same_merger_for_itself(tmp_path):
     multiprocess_dir = tmp_path / "metrics"
     multiprocess_dir.mkdir()
