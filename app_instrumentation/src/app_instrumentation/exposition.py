@@ -80,6 +80,7 @@ class Merger:
     def _keep_running(self) -> None:
         while not self._stopping.is_set():
             returncode = self.process.wait()
+            self.process.stdin.close()
             if self._stopping.wait(RESTART_DELAY_SECONDS):
                 return
             logger.error(
@@ -98,6 +99,8 @@ class Merger:
                 self.process.wait(timeout=5)
             if self.process.poll() is None:
                 self.process.kill()
+        if self.process is not None:
+            self.process.stdin.close()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         shutil.rmtree(self.private_dir, ignore_errors=True)
