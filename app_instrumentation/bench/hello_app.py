@@ -4,9 +4,12 @@
 - `stock_inline`: the common recipe, MultiProcessCollector + generate_latest inside the handler,
   i.e. on the event loop;
 - `safe_thread`: SafeMultiProcessCollector in a one-thread executor, off the event loop but on the
-  worker's GIL (this project's endpoint before it moved the merge to a helper process);
-- `project`: app_instrumentation.instrument(app), the endpoint this project ships (the merge in a
-  helper process);
+  worker's GIL (this project's endpoint before it moved the merge out of the worker's process);
+- `project`: app_instrumentation.instrument(app), the endpoint this project ships (the merge in
+  the service's one merger process);
+- `per_worker_merger`: the same, but every worker starts a merger of its own at its first scrape
+  (the fallback for a process without a Sanic main process): the design before issue 15, a merge
+  helper per worker, kept to measure it against;
 - `bare`: no metrics at all, the app an operator would hand to the zero-change wrapper;
 - `hook_floor`: no metrics, but every request timed from start to response through the cheapest
   per-request hooks found in Sanic 25.12 (see `_add_hook_floor`): what any instrumentation costs
@@ -119,6 +122,19 @@ def _add_hook_floor(app, write_metrics):
         return text(f"{HOOK_FLOOR_ANSWER}{timed[0]}", status=200 if timed[0] > 1 else 500)
 
 
+def _add_per_worker_mergers(app):
+    from app_instrumentation import instrument
+    from app_instrumentation.exposition import MERGER_SOCKET_ENV_VAR
+
+    instrument(app)
+
+    @app.main_process_start
+    def no_service_merger(app):
+        # Runs after instrument()'s listener started it: the workers then find no socket.
+        app.ctx.app_instrumentation_merger.stop()
+        del os.environ[MERGER_SOCKET_ENV_VAR]
+
+
 def create_app():
     app = Sanic("bench_hello")
     app.config.ACCESS_LOG = False
@@ -136,6 +152,8 @@ def create_app():
         from app_instrumentation import instrument
 
         instrument(app)
+    elif handler == "per_worker_merger":
+        _add_per_worker_mergers(app)
     elif handler in ("hook_floor", "hook_floor_metrics"):
         _add_hook_floor(app, write_metrics=handler == "hook_floor_metrics")
     elif handler != "bare":

@@ -69,12 +69,13 @@ def compacted_copy(source, destination, dead_pids):
 def measure_scrapes(farm, workdir, sizes):
     """Scrape medians for the live grid and along growing dead-worker counts."""
     budget = sizes["scrape_budget_seconds"]
-    results = {"grid": {}, "dead": {}}
+    results = {"grid": {}, "grid_dirs": {}, "dead": {}}
     for live, routes in sizes["live_grid"]:
         path = workdir / f"live_{live}x{routes}"
         path.mkdir()
         write_workers(farm, path, live, routes)
         results["grid"][(live, routes)] = median_scrape_ms({"": path}, budget)[""]
+        results["grid_dirs"][(live, routes)] = path
     no_dead = workdir / f"live_{P99_LIVE_WORKERS}x{P99_ROUTES}"
     uncompacted = workdir / "with_dead"
     shutil.copytree(no_dead, uncompacted)

@@ -1,9 +1,12 @@
-"""Measurements of hello_app served by `sanic --workers N` under wrk: p99 while /metrics is
-scraped, requests per second, and the server workers' CPU time per request.
+"""Measurements of hello_app served by `sanic --workers N`: p99 under wrk while /metrics is
+scraped, requests per second, the server workers' CPU time per request, the memory (PSS) of the
+whole service once every worker has served scrapes, and /metrics latency with one merger per
+service against one per worker.
 
 Every server starts through sanic_testkit's SanicService, so they differ only in app and env.
 """
 
+import contextlib
 import os
 import re
 import statistics
@@ -15,7 +18,7 @@ from pathlib import Path
 from app_instrumentation.collector import FILES_METRIC
 from app_instrumentation.factory import INSTRUMENTED_APP_ENV_VAR
 from hello_app import HANDLER_ENV_VAR, HOOK_FLOOR_ANSWER
-from sanic_testkit.service import INSTRUMENTED_FACTORY, SanicService
+from sanic_testkit.service import INSTRUMENTED_FACTORY, SanicService, process_tree
 
 BENCH_DIR = Path(__file__).resolve().parent
 WRK_TIMEOUT_SECONDS = 60
@@ -26,6 +29,13 @@ THROUGHPUT_APPS = ("bare", "instrumented", "hook_floor", "hook_floor_metrics")
 HELLO_APP = "hello_app:create_app"
 HISTOGRAM_COUNT = b"http_server_request_duration_seconds_count{"
 SERVER_WORKER_ENVIRON = b"SANIC_WORKER_NAME=Sanic-Server-"  # set by Sanic in each server worker
+# p99 rows measured in every round: the endpoint as shipped, and as it was before issue 15.
+ALTERNATED_HANDLERS = ("project", "per_worker_merger")
+# Memory: no metrics, this project (one merger per service), the design before it (one per worker).
+PSS_APPS = ("bare", "instrumented", "per_worker_merger")
+MERGER_COMMAND = b"-m\0app_instrumentation.merger\0"
+# Enough scrapes on fresh connections that every worker takes some (the kernel picks the worker).
+SCRAPES_PER_WORKER = 25
 
 
 def hello_server(factory, workers, handler, **options):
@@ -42,7 +52,7 @@ def hello_server(factory, workers, handler, **options):
 
 def server_workers_cpu_seconds(main_pid):
     """User + system CPU seconds used so far by the server workers of the Sanic main process
-    `main_pid` (not the main process, nor the merge helpers the workers start)."""
+    `main_pid` (not the main process, nor the merger)."""
     total_ticks = 0
     for stat_path in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -122,7 +132,8 @@ def hello_under_scrape(handler, seed_dir, seconds, scrape=True):
 
 def measure_p99(dirs, dead, seconds, rounds):
     """{row: {"handler", "runs": [hello_under_scrape result, ...]}}; the project's rows, which
-    carry the goal, are measured `rounds` times, alternating, to show the spread."""
+    carry the goal, and the design before it are measured `rounds` times, alternating, to show
+    the spread and compare them under the same load."""
     runs = {
         "no scrape": ("stock_inline", "uncompacted", False),
         f"stock in event loop, {dead} dead": ("stock_inline", "uncompacted", True),
@@ -130,11 +141,16 @@ def measure_p99(dirs, dead, seconds, rounds):
         f"safe collector in a thread, {dead} dead compacted": ("safe_thread", "compacted", True),
         f"project endpoint, {dead} dead": ("project", "uncompacted", True),
         f"project endpoint, {dead} dead compacted": ("project", "compacted", True),
+        f"per-worker merger (before issue 15), {dead} dead": (
+            "per_worker_merger",
+            "uncompacted",
+            True,
+        ),
     }
     results = {name: {"handler": handler, "runs": []} for name, (handler, _, _) in runs.items()}
     for round_index in range(rounds):
         for name, (handler, state, scrape) in runs.items():
-            if round_index and handler != "project":
+            if round_index and handler not in ALTERNATED_HANDLERS:
                 continue
             # A fresh copy each run: the server's own worker and main process write into it.
             results[name]["runs"].append(hello_under_scrape(handler, dirs[state], seconds, scrape))
@@ -184,3 +200,84 @@ def measure_throughput(seconds, rounds):
         for name in THROUGHPUT_APPS:
             runs[name].append(hello_throughput(*throughput_server(name), seconds))
     return runs
+
+
+def pss_kib(pid):
+    """Proportional set size of process `pid`: shared pages divided among their sharers."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    raise ValueError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
+def is_merger(pid):
+    return MERGER_COMMAND in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def service_memory(server):
+    """{"pss_kib", "processes", "merger_pss_kib"} of the service's whole process tree."""
+    total = processes = merger = 0
+    for pid in process_tree(server.process.pid):
+        try:
+            pss = pss_kib(pid)
+            merger += pss if is_merger(pid) else 0
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue  # exited while we looked (a zombie has no smaps)
+        total += pss
+        processes += 1
+    return {"pss_kib": total, "processes": processes, "merger_pss_kib": merger}
+
+
+def memory_server(name, workers):
+    if name == "bare":
+        return hello_server(HELLO_APP, workers, "bare", multiprocess=False)
+    if name == "instrumented":
+        wrapped = {INSTRUMENTED_APP_ENV_VAR: HELLO_APP}
+        return hello_server(INSTRUMENTED_FACTORY, workers, "bare", **wrapped)
+    return hello_server(HELLO_APP, workers, name)
+
+
+def memory_after_scrapes(name, workers):
+    """service_memory() of a fresh service of PSS_APPS' `name` after every worker served
+    scrapes (and hello requests), counted for the per-worker design by its mergers."""
+    with memory_server(name, workers) as server:
+        for _ in range(3):
+            for _ in range(SCRAPES_PER_WORKER * workers):
+                server.request("GET", "/metrics", timeout=SCRAPE_TIMEOUT_SECONDS)
+                server.request("GET", "/")
+            mergers = sum(is_merger(pid) for pid in process_tree(server.process.pid))
+            if name != "per_worker_merger" or mergers == workers:
+                break
+        time.sleep(0.5)  # let the last answers' buffers go
+        memory = service_memory(server)
+    memory["mergers"] = mergers
+    return memory
+
+
+def measure_memory(worker_counts):
+    """{workers: {name: memory_after_scrapes()}} for PSS_APPS, in turn at each worker count."""
+    return {
+        workers: {name: memory_after_scrapes(name, workers) for name in PSS_APPS}
+        for workers in worker_counts
+    }
+
+
+def measure_scrape_latency(seed_dir, workers, scrapes):
+    """{handler: [ms per scrape]}: one merger per service ("project") against one per worker,
+    both services running over copies of `seed_dir`, scraped in turn so that load from elsewhere
+    on the machine hits them alike."""
+    names = ("per_worker_merger", "project")
+    latencies = {name: [] for name in names}
+    with contextlib.ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(hello_server(HELLO_APP, workers, name, seed_dir=seed_dir))
+            for name in names
+        }
+        for _ in range(scrapes):
+            for name, server in servers.items():
+                started = time.perf_counter()
+                status, _, body = server.request("GET", "/metrics", timeout=SCRAPE_TIMEOUT_SECONDS)
+                latencies[name].append((time.perf_counter() - started) * 1e3)
+                if status != 200:
+                    raise RuntimeError(f"{name}: /metrics answered {status} {body[:200]!r}")
+    return latencies

@@ -13,7 +13,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from app_instrumentation.collector import SafeMultiProcessCollector
 from measure_directories import HOT_PATH_ROUTES
 from measure_servers import (
+    ALTERNATED_HANDLERS,
     HELLO_APP,
+    SCRAPES_PER_WORKER,
     THROUGHPUT_APPS,
     THROUGHPUT_CONNECTIONS,
     THROUGHPUT_WORKERS,
@@ -50,12 +52,18 @@ def method_header(sizes, p99_dead):
         f" x dead workers; hello p99: 1 Sanic worker, wrk -c4 -t1 -d{sizes['wrk_seconds']}s"
         f" --timeout={WRK_TIMEOUT_SECONDS}s,"
         f" /metrics scraped back to back over 4x20x{p99_dead};"
-        f" project endpoint rows: median of {sizes['p99_rounds']} alternating runs",
+        f" project and per-worker merger rows: median of {sizes['p99_rounds']} alternating runs",
         f"hello req/s and worker CPU: median of {sizes['throughput_rounds']} rounds,"
         f" {', '.join(THROUGHPUT_APPS)} alternating, each a fresh sanic --workers"
         f" {THROUGHPUT_WORKERS} --no-access-logs, wrk -t1 -c{THROUGHPUT_CONNECTIONS}"
         f" -d{sizes['throughput_seconds']}s; instrumented = {HELLO_APP} under the zero-change"
         " wrapper; worker CPU = user + system time of the server workers during wrk / requests",
+        f"memory: sum of Pss (/proc/PID/smaps_rollup) over the service's process tree (main,"
+        f" workers, merger(s), Sanic's resource tracker), each a fresh sanic --workers N after"
+        f" {SCRAPES_PER_WORKER} scrapes and hello requests per worker on fresh connections;"
+        f" /metrics latency: {sizes['latency_scrapes']} scrapes of each of two fresh"
+        f" sanic --workers {sizes['latency_workers']} (per-worker mergers, one merger) running"
+        " side by side over copies of the scrape rows' directory, in turn",
     ]
 
 
@@ -126,12 +134,13 @@ def table_rows(scrapes, hot_path, p99, throughput, sizes):
         if scrapes:
             scrape_ms = statistics.median(run["scrape_ms"] for run in runs)
             note += f", {scrapes:.0f} scrapes of {scrape_ms:.0f} ms"
-        if measured["handler"] == "project":
+        if measured["handler"] in ALTERNATED_HANDLERS:
             if not all(run["safe_collector"] for run in runs):
                 note += ", endpoint uses the stock collector"
             if len(runs) > 1:
                 spread = "/".join(f"{run['p99_ms']:.1f}" for run in runs)
                 note += f"; median of {spread}"
+        if measured["handler"] == "project":
             note += f"; < 20 ms: {verdict(p99_ms < 20)}"
         rows.append(
             (
@@ -183,6 +192,55 @@ def table_rows(scrapes, hot_path, p99, throughput, sizes):
                 f"adds {us - bare_us:.1f} us; 0.95x allows {allowed_us:.1f} us{note_end}",
             )
         )
+    return rows
+
+
+# Issue 15's memory goal is stated for this many workers (the quick run measures fewer).
+MEMORY_GOAL_WORKERS = 8
+
+
+def merger_rows(memory, latency, sizes, latency_grid):
+    """Rows of issue 15: the whole service's memory and processes with one merger per service
+    and with one per worker (before), and /metrics latency of both."""
+    rows = []
+    mib = 1024
+    for workers, by_app in memory.items():
+        bare = by_app["bare"]
+        for name, label in (("instrumented", "one merger"), ("per_worker_merger", "per worker")):
+            measured = by_app[name]
+            extra = measured["pss_kib"] - bare["pss_kib"]
+            share = extra / bare["pss_kib"]
+            added = measured["processes"] - bare["processes"]
+            note = (
+                f"+{extra / mib:.1f} MiB = {share:.1%} of bare; +{added} processes"
+                f" ({measured['mergers']} merger(s), {measured['merger_pss_kib'] / mib:.1f} MiB)"
+            )
+            if name == "instrumented" and workers == MEMORY_GOAL_WORKERS:
+                note += (
+                    f"; <= 10%: {verdict(share <= 0.10)}; one process added: {verdict(added == 1)}"
+                )
+            rows.append(
+                (
+                    f"service PSS MiB, {workers} workers scraped (bare | {label})",
+                    bare["pss_kib"] / mib,
+                    measured["pss_kib"] / mib,
+                    f"{measured['pss_kib'] / bare['pss_kib']:.2f}x",
+                    note,
+                )
+            )
+    live, routes = latency_grid
+    old, new = (latency[name] for name in ("per_worker_merger", "project"))
+    rows.append(
+        (
+            f"/metrics ms, {sizes['latency_workers']} workers over {live}x{routes}x0"
+            " (per worker | one merger)",
+            statistics.median(old),
+            statistics.median(new),
+            f"{statistics.median(new) / statistics.median(old):.2f}x",
+            f"medians of {len(new)}; mean {statistics.mean(old):.1f} | {statistics.mean(new):.1f},"
+            f" max {max(old):.1f} | {max(new):.1f} (a merger's first scrape builds its cache)",
+        )
+    )
     return rows
 
 

@@ -5,7 +5,9 @@
 Prints one table; every row is measured in this run, stock and this project on the same
 directories. Directories are written by real prometheus_client writers (sanic_testkit.worker_farm):
 each worker serves every route once, with the seed recipe's counter + histogram per route.
-End to end, a bare hello app and the same app under the zero-change wrapper take turns serving wrk.
+End to end, a bare hello app and the same app under the zero-change wrapper take turns serving wrk;
+the memory of whole services and their /metrics latency compare one merger per service with one
+per worker (the design before it).
 `--quick` uses smaller sizes (CI smoke test, < 60 s); every row is still printed.
 measure_directories.py and measure_servers.py measure, report.py prints; this file picks the sizes.
 """
@@ -16,10 +18,24 @@ import time
 from pathlib import Path
 
 from measure_directories import measure_hot_path, measure_scrapes
-from measure_servers import measure_p99, measure_throughput
-from report import machine_header, method_header, print_table, table_rows, write_charts
+from measure_servers import (
+    measure_memory,
+    measure_p99,
+    measure_scrape_latency,
+    measure_throughput,
+)
+from report import (
+    machine_header,
+    merger_rows,
+    method_header,
+    print_table,
+    table_rows,
+    write_charts,
+)
 from sanic_testkit.worker_farm import WorkerFarm
 
+# The directory /metrics latency is measured over: live workers x routes.
+LATENCY_GRID = (16, 50)
 SIZES = {
     "full": {
         "live_grid": [(4, 20), (16, 20), (16, 50)],
@@ -31,6 +47,9 @@ SIZES = {
         "p99_rounds": 3,
         "throughput_seconds": 5,
         "throughput_rounds": 5,
+        "memory_workers": [2, 8],
+        "latency_workers": 4,
+        "latency_scrapes": 40,
     },
     "quick": {
         "live_grid": [(4, 20), (16, 20), (16, 50)],
@@ -42,6 +61,9 @@ SIZES = {
         "p99_rounds": 1,
         "throughput_seconds": 1,
         "throughput_rounds": 3,
+        "memory_workers": [2],
+        "latency_workers": 2,
+        "latency_scrapes": 10,
     },
 }
 
@@ -65,8 +87,14 @@ def main():
             scrapes["p99_dirs"], scrapes["p99_dead"], sizes["wrk_seconds"], sizes["p99_rounds"]
         )
         throughput = measure_throughput(sizes["throughput_seconds"], sizes["throughput_rounds"])
+        memory = measure_memory(sizes["memory_workers"])
+        latency = measure_scrape_latency(
+            scrapes["grid_dirs"][LATENCY_GRID], sizes["latency_workers"], sizes["latency_scrapes"]
+        )
     header += method_header(sizes, scrapes["p99_dead"])
-    print_table(header, table_rows(scrapes, hot_path, p99, throughput, sizes))
+    rows = table_rows(scrapes, hot_path, p99, throughput, sizes)
+    rows += merger_rows(memory, latency, sizes, LATENCY_GRID)
+    print_table(header, rows)
     print(f"# measured in {time.monotonic() - started:.0f} s")
     if args.charts:
         write_charts(args.charts, scrapes, hot_path)

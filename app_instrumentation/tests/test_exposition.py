@@ -5,7 +5,7 @@ import gzip
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app_instrumentation.exposition import gzip_accepted, render
+from app_instrumentation.render import gzip_accepted, render
 
 
 @pytest.mark.parametrize(

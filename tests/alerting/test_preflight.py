@@ -1,6 +1,7 @@
-"""Bad input to the alertmanager and prometheus_server roles stops the run in their preflight,
-before any task that changes a host, with a message that names the variable. The preflight runs
-here as site.yml runs it (assertions and control-node lookups only), for a Debian host."""
+"""Bad input to the alertmanager and prometheus_server roles stops the run in their variable checks,
+before any task that changes a host, with a message that names the variable. The checks run here
+as site.yml's check play runs them (the `variables` entry point: argument specs, assertions and
+control-node lookups only)."""
 
 import sys
 from pathlib import Path
@@ -12,9 +13,7 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 def preflight(tmp_path, role, variables):
     include = {
-        "ansible.builtin.include_role": {"name": role, "tasks_from": "preflight.yml"},
-        # The facts the preflight reads, as a Debian host reports them.
-        "vars": {"ansible_facts": {"os_family": "Debian", "distribution": "Debian"}},
+        "ansible.builtin.include_role": {"name": role, "tasks_from": "variables"},
     }
     plays = [{"hosts": "localhost", "gather_facts": False, "tasks": [include]}]
     return run_plays(plays, variables, REPO / "roles", tmp_path)

@@ -86,3 +86,17 @@ def test_distinct_random_paths_and_methods_do_not_grow_the_directory_or_the_seri
         assert sent["sent"] == 20000 and sent["failed"] == {}
         assert files_after == files_before
         assert set(service.scrape()) == series_before
+
+
+def test_max_rate_paces_the_senders_and_every_paced_request_is_answered():
+    # Molecule's deploy checks pace their load so the deploy they watch is not starved of CPU.
+    with SanicService(workers=2) as service:
+        paced = run_load("send", "--port", str(service.port), "--duration", "3",
+                         "--max-requests", "1000000", "--concurrency", "4",
+                         "--max-rate", "100")  # fmt: skip
+        flat_out = run_load("send", "--port", str(service.port), "--duration", "1",
+                            "--max-requests", "1000000", "--concurrency", "4")  # fmt: skip
+    answered = sum(paced["answered"].values())
+    assert paced["failed"] == {}
+    assert 200 <= answered <= 310, paced
+    assert flat_out["requests_per_second"] > 3 * paced["requests_per_second"], (paced, flat_out)

@@ -25,6 +25,7 @@ ROLE_DEFAULTS = {
     "instrumentation": "wrapper",
     "environment": {"SHARED": "1", "OVERRIDDEN": "role"},
     "install_root": "/opt/sanic-services",
+    "allow_privileged_user": False,
 }
 
 
@@ -53,6 +54,7 @@ def test_keys_left_out_take_the_role_defaults_and_the_name_derives_the_rest():
     assert service["socket_name"] == "sanic-api.socket"
     assert service["socket_path"] == "/etc/systemd/system/sanic-api.socket"
     assert service["socket_backlog"] == 4096
+    assert service["allow_privileged_user"] is False
 
 
 def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles():

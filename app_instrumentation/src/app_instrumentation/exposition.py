@@ -1,165 +1,183 @@
-"""The metrics endpoint: merge every worker's files per scrape, in a helper process.
+"""The metrics endpoint: each scrape is merged by the service's one merger process (merger.py).
 
-Each scrape builds a fresh registry so it reads the directory as it is now. The merge is
-synchronous CPU work that grows with the number of files. Run in a thread of the worker, it holds
-the worker's GIL, and the event loop then waits up to the interpreter's switch interval (5 ms)
-each time it wants the GIL back, several times per request: a hello route's p99 reached 30-150 ms
-while a large directory was scraped on a loaded machine. So each worker starts one long-lived
-helper process (`python -m app_instrumentation.exposition DIR`) at its first scrape and sends it
-each scrape's Accept headers through a pipe that the event loop reads like a socket: no thread of
-the worker ever waits for its GIL. The helper keeps the collector's per-file cache between
-scrapes, writes no metrics itself, and exits when the pipe closes, when its worker exits or dies.
+The Sanic main process serves no requests, so it owns the merger: `start_service_merger` (a
+main_process_start listener, run before any worker is spawned) creates a private directory
+(mkdtemp: mode 0700, owned by the service user), starts the merger listening on a socket in it,
+and puts the socket's path in the environment that the workers inherit. A thread of the main
+process replaces the merger whenever it exits. A process that runs no Sanic main process (single
+process mode) finds no socket in its environment and starts the same merger for itself, at its
+first scrape.
+
+A worker forwards each scrape over a new connection with asyncio: its event loop never waits on
+the merge. If the connection fails (the merger died mid-scrape, or is being replaced) the scrape
+is sent once more, to the replacement. A merger that does not answer in time (stopped, or
+overloaded) is answered 503 after METRICS_MERGE_TIMEOUT_SECONDS; requests meanwhile are served.
 """
 
 import asyncio
-import gzip
+import atexit
+import contextlib
 import json
 import logging
 import os
-import signal
+import shutil
+import subprocess
 import sys
-from typing import NamedTuple
+import tempfile
+import threading
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 from sanic import HTTPResponse, Request
 
 from app_instrumentation.access import AccessPolicy
-from app_instrumentation.collector import SafeMultiProcessCollector
 
-# This worker's helper process per directory.
-_helpers: dict[str, "MergeHelper"] = {}
+MERGER_SOCKET_ENV_VAR = "APP_INSTRUMENTATION_MERGER_SOCKET"
+MERGE_TIMEOUT_ENV_VAR = "METRICS_MERGE_TIMEOUT_SECONDS"
+# Prometheus' default scrape_timeout: a later answer would be thrown away anyway.
+DEFAULT_MERGE_TIMEOUT_SECONDS = 10.0
+SOCKET_NAME = "merger.sock"
+# How often a scrape tries to connect again while the merger is (re)starting.
+CONNECT_RETRY_SECONDS = 0.02
+# A merger that exits at once must not be restarted in a tight loop.
+RESTART_DELAY_SECONDS = 0.2
+UNAVAILABLE_STATUS = 503
 
+logger = logging.getLogger(__name__)
 
-def register_multiprocess_collector(registry: CollectorRegistry, path: str) -> None:
-    """The one place that chooses how the directory's files are merged."""
-    SafeMultiProcessCollector(registry, path=path)
-
-
-def gzip_accepted(accept_encoding: str) -> bool:
-    """True if Accept-Encoding lists gzip (or *) without q=0."""
-    for item in accept_encoding.split(","):
-        coding, *params = (part.strip() for part in item.split(";"))
-        if coding.lower() not in ("gzip", "*"):
-            continue
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    return float(value) > 0
-                except ValueError:
-                    return False
-        return True
-    return False
+_RETRYABLE = (ConnectionError, FileNotFoundError, asyncio.IncompleteReadError)
 
 
-class Exposition(NamedTuple):
-    body: bytes
-    content_type: str
-    headers: dict[str, str]
+class MergeFailed(Exception):
+    """The merger answered with an error: its merge raised."""
 
 
-def render(path: str, accept: str, accept_encoding: str) -> Exposition:
-    """Merge the directory and encode it as the scraper asked."""
-    registry = CollectorRegistry()
-    register_multiprocess_collector(registry, path)
-    encoder, content_type = choose_encoder(accept)
-    body = encoder(registry)
-    headers = {"Vary": "Accept, Accept-Encoding"}
-    if gzip_accepted(accept_encoding):
-        body = gzip.compress(body, compresslevel=6)
-        headers["Content-Encoding"] = "gzip"
-    return Exposition(body, content_type, headers)
+class Merger:
+    """A merger process for `multiprocess_dir` on a socket in a private directory, kept running
+    by a thread until `stop()`. Its stdin is a pipe from this process: it exits with us."""
 
+    def __init__(self, multiprocess_dir: str) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.private_dir = tempfile.mkdtemp(prefix="app-instrumentation-merger-")
+        self.socket_path = os.path.join(self.private_dir, SOCKET_NAME)
+        self.process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._keep_running, name="merger", daemon=True)
 
-class MergeHelper:
-    """The worker's end of the helper process that renders `path`'s merged metrics.
+    def start(self) -> "Merger":
+        self._spawn()
+        self._thread.start()
+        return self
 
-    Each exchange: one JSON line each way, then the body's bytes (their length is in the answer's
-    line). Scrapes take turns. A helper that died is replaced, and the scrape retried once.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._process: asyncio.subprocess.Process | None = None
-        self._turn = asyncio.Lock()
-
-    async def render(self, accept: str, accept_encoding: str) -> Exposition:
-        request = json.dumps({"accept": accept, "accept_encoding": accept_encoding}).encode()
-        # A scrape cancelled mid-exchange (its client left) must still read its answer from the
-        # pipe, or the next scrape would get it.
-        return await asyncio.shield(self._render(request))
-
-    async def _render(self, request: bytes) -> Exposition:
-        async with self._turn:
-            try:
-                return await self._exchange(request)
-            except (OSError, EOFError):
-                # The helper died (killed, out of memory): a new one serves this scrape.
-                self._stop()
-                return await self._exchange(request)
-
-    async def _exchange(self, request: bytes) -> Exposition:
-        if self._process is None or self._process.returncode is not None:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                __name__,
-                self._path,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            command = [sys.executable, "-m", "app_instrumentation.merger"]
+            self.process = subprocess.Popen(
+                [*command, self.multiprocess_dir, self.socket_path], stdin=subprocess.PIPE
             )
-        self._process.stdin.write(request + b"\n")
-        await self._process.stdin.drain()
-        line = await self._process.stdout.readline()
-        if not line:
-            raise EOFError("the metrics merge helper exited")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"metrics merge helper: {answer['error']}")
-        body = await self._process.stdout.readexactly(answer["length"])
-        return Exposition(body, answer["content_type"], answer["headers"])
 
-    def _stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-        self._process = None
+    def _keep_running(self) -> None:
+        while not self._stopping.is_set():
+            returncode = self.process.wait()
+            self.process.stdin.close()
+            if self._stopping.wait(RESTART_DELAY_SECONDS):
+                return
+            logger.error(
+                "metrics merger (pid %s) exited with %s; restarting it",
+                self.process.pid,
+                returncode,
+            )
+            self._spawn()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+            if self.process.poll() is None:
+                self.process.kill()
+        if self.process is not None:
+            self.process.stdin.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        shutil.rmtree(self.private_dir, ignore_errors=True)
 
 
-async def render_in_helper(path: str, accept: str, accept_encoding: str) -> Exposition:
-    helper = _helpers.get(path)
-    if helper is None:
-        helper = _helpers[path] = MergeHelper(path)
-    return await helper.render(accept, accept_encoding)
+def start_service_merger(multiprocess_dir: str) -> Merger:
+    """In the Sanic main process, before workers are spawned: they inherit the socket's path."""
+    merger = Merger(multiprocess_dir).start()
+    os.environ[MERGER_SOCKET_ENV_VAR] = merger.socket_path
+    return merger
 
 
-def serve_merges(path: str) -> None:
-    """The helper's loop: one rendered exposition per request line, until stdin closes."""
-    # The pipe to the worker gets only answers: anything else printed goes to stderr instead.
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    # Ctrl-C in a terminal reaches the whole process group: the worker decides when this ends.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
-    for line in sys.stdin.buffer:
-        request = json.loads(line)
+class MergerClient:
+    """A worker's way to its merger: the service's, or one of its own when there is none."""
+
+    def __init__(self, multiprocess_dir: str) -> None:
+        self._multiprocess_dir = multiprocess_dir
+        self._socket_path: str | None = None
+        self._own_merger: Merger | None = None
+        self._starting = asyncio.Lock()
+        self.timeout = float(os.environ.get(MERGE_TIMEOUT_ENV_VAR) or DEFAULT_MERGE_TIMEOUT_SECONDS)
+
+    async def render(self, accept: str, accept_encoding: str) -> tuple[bytes, str, dict]:
+        """(body, content type, headers); raises TimeoutError, MergeFailed or a connection error."""
+        socket_path = self._socket_path or await self._find_merger()
+        request = json.dumps({"accept": accept, "accept_encoding": accept_encoding}).encode()
+        async with asyncio.timeout(self.timeout):
+            try:
+                return await self._exchange(socket_path, request + b"\n")
+            except _RETRYABLE:
+                # The merger died during the exchange: its replacement answers this scrape.
+                return await self._exchange(socket_path, request + b"\n")
+
+    async def _find_merger(self) -> str:
+        """The service's merger socket, read at the first scrape (a main process sets it before
+        spawning workers); without one, a merger of this process's own."""
+        async with self._starting:
+            if self._socket_path is None:
+                self._socket_path = os.environ.get(MERGER_SOCKET_ENV_VAR)
+            if self._socket_path is None:
+                # From a thread: Popen forks, and the event loop keeps serving meanwhile.
+                self._own_merger = await asyncio.to_thread(Merger(self._multiprocess_dir).start)
+                # Its private directory goes with this process; the merger follows its stdin.
+                atexit.register(self._own_merger.stop)
+                self._socket_path = self._own_merger.socket_path
+            return self._socket_path
+
+    async def _exchange(self, socket_path: str, request: bytes) -> tuple[bytes, str, dict]:
+        reader, writer = await self._connect(socket_path)
         try:
-            exposition = render(path, request["accept"], request["accept_encoding"])
-        except Exception as error:  # answered as an error: this scrape fails, the helper stays
-            logging.exception("metrics merge failed")
-            answers.write(json.dumps({"error": repr(error)}).encode() + b"\n")
-        else:
-            answer = {
-                "length": len(exposition.body),
-                "content_type": exposition.content_type,
-                "headers": exposition.headers,
-            }
-            answers.write(json.dumps(answer).encode() + b"\n" + exposition.body)
-        answers.flush()
+            writer.write(request)
+            await writer.drain()
+            line = await reader.readline()
+            if not line:
+                raise asyncio.IncompleteReadError(b"", None)
+            answer = json.loads(line)
+            if "error" in answer:
+                raise MergeFailed(answer["error"])
+            body = await reader.readexactly(answer["length"])
+            return body, answer["content_type"], answer["headers"]
+        finally:
+            writer.close()
+
+    @staticmethod
+    async def _connect(socket_path: str):
+        """Connect, waiting while the merger is being (re)started (no socket yet, or refused):
+        the caller's timeout bounds the wait."""
+        while True:
+            try:
+                return await asyncio.open_unix_connection(socket_path)
+            except (FileNotFoundError, ConnectionRefusedError):
+                await asyncio.sleep(CONNECT_RETRY_SECONDS)
 
 
 def make_metrics_handler(path: str, policy: AccessPolicy):
     """Build the Sanic handler serving the merged metrics of `path`."""
+    client = MergerClient(path)
 
     async def metrics(request: Request) -> HTTPResponse:
         status = policy.status_for(request.ip, request.headers.get("authorization"))
@@ -169,17 +187,15 @@ def make_metrics_handler(path: str, policy: AccessPolicy):
             )
         if status == 403:
             return HTTPResponse("forbidden\n", status=403)
-        exposition = await render_in_helper(
-            path,
-            request.headers.get("accept", ""),
-            request.headers.get("accept-encoding", ""),
-        )
-        return HTTPResponse(
-            exposition.body, headers=exposition.headers, content_type=exposition.content_type
-        )
+        try:
+            body, content_type, headers = await client.render(
+                request.headers.get("accept", ""), request.headers.get("accept-encoding", "")
+            )
+        except TimeoutError:
+            return HTTPResponse("metrics merge timed out\n", status=UNAVAILABLE_STATUS)
+        except (*_RETRYABLE, OSError) as error:
+            logger.error("metrics merger unreachable: %r", error)
+            return HTTPResponse("metrics merger unavailable\n", status=UNAVAILABLE_STATUS)
+        return HTTPResponse(body, headers=headers, content_type=content_type)
 
     return metrics
-
-
-if __name__ == "__main__":
-    serve_merges(sys.argv[1])

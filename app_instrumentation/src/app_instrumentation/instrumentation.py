@@ -27,7 +27,7 @@ from time import perf_counter
 from sanic import Request, Sanic
 
 from app_instrumentation.access import AccessPolicy
-from app_instrumentation.exposition import make_metrics_handler
+from app_instrumentation.exposition import make_metrics_handler, start_service_merger
 from app_instrumentation.http_metrics import (
     CLIENT_CLOSED_REQUEST,
     HttpMetrics,
@@ -75,14 +75,26 @@ def instrument(
     )
     _with_request_metrics(app, metrics_path, http_metrics)
 
+    def start_merger(app: Sanic) -> None:
+        # Before the workers are spawned, so that they inherit the merger socket's path.
+        app.ctx.app_instrumentation_merger = start_service_merger(multiprocess_dir)
+
     def start_worker_supervisor(app: Sanic) -> None:
         app.ctx.app_instrumentation_supervisor = WorkerSupervisor(app.manager, multiprocess_dir)
         app.ctx.app_instrumentation_supervisor.start()
 
+    app.main_process_start(start_merger)
     app.main_process_ready(start_worker_supervisor)
     app.main_process_stop(_stop_worker_supervisor)
+    app.main_process_stop(_stop_merger)
     app.ctx.app_instrumentation = metrics_path
     return app
+
+
+def _stop_merger(app: Sanic) -> None:
+    merger = getattr(app.ctx, "app_instrumentation_merger", None)
+    if merger is not None:
+        merger.stop()
 
 
 def _stop_worker_supervisor(app: Sanic) -> None:

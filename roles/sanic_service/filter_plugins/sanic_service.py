@@ -7,10 +7,15 @@ Prometheus use) is added here and nowhere else.
 
 The network filters read METRICS_ALLOWED_NETWORKS with app_instrumentation's own parser, loaded
 from the source tree the role deploys, so preflight refuses exactly what the service would refuse.
+
+The `*_errors` functions are preflight's checks, one per class of value (identities, addresses,
+ports, metrics paths, the Prometheus servers' variables): each returns the list of messages, every
+one naming the host, the variable and what is allowed, and preflight asserts the list is empty.
 """
 
 import importlib.util
 import ipaddress
+import re
 from functools import cache
 from pathlib import Path
 
@@ -29,16 +34,21 @@ def url_host(address: str) -> str:
     return f"[{literal}]" if literal.version == 6 else str(literal)
 
 
+def is_ip_literal(address: str) -> bool:
+    """An IPv4 or IPv6 address, IPv6 with or without a pair of brackets."""
+    text = str(address)
+    bracketed = text.startswith("[") and text.endswith("]")
+    try:
+        literal = ipaddress.ip_address(text[1:-1] if bracketed else text)
+    except ValueError:
+        return False
+    return literal.version == 6 or not bracketed
+
+
 def listenable(address: str) -> bool:
     """True for what a socket unit can listen on: an IP literal (IPv6 with or without brackets),
     or "" for every address."""
-    if address == "":
-        return True
-    try:
-        ipaddress.ip_address(str(address).strip("[]"))
-    except ValueError:
-        return False
-    return True
+    return address == "" or is_ip_literal(address)
 
 
 def listen_stream(bind_address: str, port: int) -> str:
@@ -58,6 +68,7 @@ def resolve_services(
     instrumentation: str,
     environment: dict,
     install_root: str,
+    allow_privileged_user: bool,
     host_address: str,
     inventory_hostname: str,
 ) -> list[dict]:
@@ -79,6 +90,7 @@ def resolve_services(
             "metrics_path": metrics_path,
             "instrumentation": instrumentation,
             "socket_backlog": socket_backlog,
+            "allow_privileged_user": allow_privileged_user,
             **item,
         }
         address = str(service["bind_address"])
@@ -135,6 +147,281 @@ def networks_admit(networks: str, address: str, instrumentation_source: str) -> 
     return access.address_in_networks(address.strip("[]"), valid)
 
 
+def _label(service: dict) -> str:
+    return f"sanic_services[name={service['name']}]"
+
+
+def _json(value) -> str:
+    """A value as the messages quote it: strings in double quotes, like `to_json`."""
+    return '"{}"'.format(str(value).replace("\\", "\\\\").replace('"', '\\"'))
+
+
+# --- identities -----------------------------------------------------------------------------------
+# Debian's base-passwd accounts (ids 0-99, and nobody/nogroup): root, or shared by other programs
+# and by files (disk, shadow, adm, www-data...), so a service running as one gets their rights.
+BASE_PASSWD_USERS = (
+    "root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc"
+    " gnats nobody"
+)
+BASE_PASSWD_GROUPS = (
+    "root daemon bin sys adm tty disk lp mail news uucp man proxy kmem dialout fax voice cdrom"
+    " floppy tape sudo audio dip www-data backup operator list irc src gnats shadow utmp video"
+    " sasl plugdev staff games users nogroup"
+)
+PRIVILEGED_USERS = frozenset(BASE_PASSWD_USERS.split())
+PRIVILEGED_GROUPS = frozenset(BASE_PASSWD_GROUPS.split())
+# The ids base-passwd allocates statically; 65534 is nobody/nogroup.
+PRIVILEGED_IDS = frozenset([*range(100), 65534])
+ACCOUNT_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def _host_id(entries: dict, name: str) -> int | None:
+    """The uid (getent passwd) or gid (getent group) of an account on the host, None if absent."""
+    entry = entries.get(name)
+    try:
+        return int(entry[1]) if entry else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def identity_errors(
+    services: list[dict], host: str, passwd: dict | None = None, groups: dict | None = None
+) -> list[str]:
+    """User and group: valid names, and no privileged account unless the service opts in.
+
+    `passwd` and `groups` are the host's accounts as getent reads them ({name: [x, id, ...]}):
+    an existing account is privileged by its id too (another name for uid 0 is root)."""
+    errors = []
+    for service in services:
+        user, group = str(service["user"]), str(service["group"])
+        if not (ACCOUNT_NAME.match(user) and ACCOUNT_NAME.match(group)):
+            errors.append(
+                f"{host}: {_label(service)}.user/group = {_json(user)}/{_json(group)} is not"
+                " allowed; use a lowercase name of 1-32 characters (a-z, 0-9, _, -) starting with a"
+                " letter or _ (they default to the service name)"
+            )
+            continue
+        if service.get("allow_privileged_user") is True:
+            continue
+        for key, name, names, entries, kind in (
+            ("user", user, PRIVILEGED_USERS, passwd or {}, "uid"),
+            ("group", group, PRIVILEGED_GROUPS, groups or {}, "gid"),
+        ):
+            found = _host_id(entries, name)
+            if name in names or found in PRIVILEGED_IDS:
+                where = f" ({kind} {found} on the host)" if found is not None else ""
+                errors.append(
+                    f"{host}: {_label(service)}.{key} = {_json(name)}{where} is a privileged or"
+                    f" shared system account; allowed: an account of the service's own (not root,"
+                    f" not a {kind} 0-99 or 65534 such as daemon, www-data or nobody), or set"
+                    " allow_privileged_user: true on the service"
+                    " (sanic_service_allow_privileged_user: true for every service)"
+                )
+    return errors
+
+
+# --- addresses ------------------------------------------------------------------------------------
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"^(?=.{{1,253}}\.?$){LABEL}(\.{LABEL})*\.?$")
+
+
+def is_host_name(name: str) -> bool:
+    """A DNS name by RFC 1123 (labels of letters, digits and inner '-'); not an IP literal."""
+    name = str(name)
+    return bool(HOST_NAME.match(name)) and not re.fullmatch(r"[0-9.]+", name)
+
+
+def _listens_everywhere(services: list[dict]) -> bool:
+    return any(str(service["bind_address"]) in ANY_ADDRESSES for service in services)
+
+
+def address_errors(services: list[dict], host: str, host_address: str) -> list[str]:
+    """Bind addresses are IP literals (systemd's ListenStream= takes no names); the host's address,
+    where Prometheus scrapes a service bound to every address, is an IP literal or a host name."""
+    errors = []
+    for service in services:
+        if not listenable(service["bind_address"]):
+            errors.append(
+                f"{host}: {_label(service)}.bind_address = {_json(service['bind_address'])}"
+                " is not allowed; use an IPv4 or IPv6 address of this host (e.g. 127.0.0.1,"
+                " 0.0.0.0, ::1) or '' or '::' for every IPv4 and IPv6 address (systemd's"
+                " ListenStream= takes no host names)"
+            )
+    if _listens_everywhere(services) and not (
+        is_ip_literal(host_address) or is_host_name(host_address)
+    ):
+        errors.append(
+            f"{host}: ansible_host (else the inventory name) = {_json(host_address)} is not"
+            " allowed; use an IPv4 or IPv6 address or a host name Prometheus can resolve"
+        )
+    return errors
+
+
+def scrape_host_names(services: list[dict], host_address: str) -> list[str]:
+    """The host names (not IP literals) Prometheus scrapes this host's services at: they must
+    resolve (preflight resolves them on the host). Empty when no service listens everywhere."""
+    if _listens_everywhere(services) and is_host_name(host_address):
+        return [host_address]
+    return []
+
+
+def listen_port(address) -> int | None:
+    """The port of a program's listen address: host:port (IPv6 host in brackets), :port or a bare
+    port; None when it is none of these, or its host is neither an IP literal nor a name."""
+    text = str(address).strip()
+    if re.fullmatch(r"[0-9]{1,5}", text):
+        host, port = "", text
+    else:
+        host, separator, port = text.rpartition(":")
+        if not separator or not re.fullmatch(r"[0-9]{1,5}", port):
+            return None
+        if host.startswith("["):
+            if not (host.endswith("]") and is_ip_literal(host) and ":" in host):
+                return None
+        elif ":" in host or (host and not (is_ip_literal(host) or is_host_name(host))):
+            return None
+    number = int(port)
+    return number if 1 <= number <= 65535 else None
+
+
+# --- ports ----------------------------------------------------------------------------------------
+def _port(value) -> int | None:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if 1 <= number <= 65535 else None
+
+
+def host_listeners(listeners: list[dict], host: str, groups: dict, host_vars: dict) -> list[dict]:
+    """The other programs the inventory places on this host: each entry of
+    sanic_service_host_listeners whose group holds the host, with its listen address read from
+    the host's variable (else the entry's default)."""
+    found = []
+    for listener in listeners:
+        if host in (groups.get(listener["group"]) or []):
+            variable = listener["variable"]
+            value = host_vars.get(variable)
+            found.append(
+                {
+                    "name": listener["name"],
+                    "variable": variable,
+                    "value": listener.get("default") if value is None else value,
+                }
+            )
+    return found
+
+
+def port_errors(services: list[dict], host: str, listeners: list[dict]) -> list[str]:
+    """Every port on the host is a TCP port held by one program: each service's, and each other
+    program's the inventory places on the host (`host_listeners`)."""
+    errors = []
+    held = {}
+    for listener in listeners:
+        port = listen_port(listener["value"])
+        if port is None:
+            errors.append(
+                f"{host}: {listener['variable']} = {_json(listener['value'])} is not allowed; use"
+                " host:port with an IP address ([...] for IPv6), a host name or nothing before the"
+                " colon, and a port in 1-65535, e.g. 0.0.0.0:9090"
+            )
+        elif port in held:
+            other = held[port]
+            errors.append(
+                f"{host}: {listener['variable']} = {_json(listener['value'])} uses port {port}, as"
+                f" does {other['variable']} = {_json(other['value'])}; allowed: a port of its own"
+                " for each program on the host"
+            )
+        else:
+            held[port] = listener
+    for service in services:
+        port = _port(service["port"])
+        if port is None:
+            errors.append(
+                f"{host}: {_label(service)}.port = {service['port']} is not allowed; use a TCP"
+                " port in 1-65535"
+            )
+            continue
+        sharing = [other["name"] for other in services if _port(other["port"]) == port]
+        if len(sharing) > 1:
+            errors.append(
+                f"{host}: {_label(service)}.port = {port} is used by services"
+                f" {' and '.join(sharing)}; each service needs its own port"
+            )
+        if port in held:
+            listener = held[port]
+            errors.append(
+                f"{host}: {_label(service)}.port = {port} is held by {listener['name']} on this"
+                f" host ({listener['variable']} = {_json(listener['value'])}); use a port no other"
+                " program of the inventory listens on"
+            )
+    return errors
+
+
+# --- metrics paths --------------------------------------------------------------------------------
+def _route_pattern(route: str) -> re.Pattern:
+    """A Sanic route as a regular expression: <name> and <name:type> match one path segment,
+    <name:path> the rest; a trailing slash is optional (Sanic's default, strict_slashes off)."""
+    parts = re.split(r"(<[^>]*>)", route.rstrip("/") or "/")
+    regex = "".join(
+        (".+" if part.endswith(":path>") else "[^/]+") if part.startswith("<") else re.escape(part)
+        for part in parts
+    )
+    return re.compile(f"{regex}/?")
+
+
+def metrics_path_errors(
+    services: list[dict], host: str, app_routes: dict | None = None
+) -> list[str]:
+    """A metrics path is a URL path of its own: not '/', and matching no route of the app
+    (`app_routes`: service name -> the route paths found in its app_source)."""
+    errors = []
+    for service in services:
+        path = str(service["metrics_path"])
+        label = f"{host}: {_label(service)}.metrics_path = {_json(path)}"
+        if not re.fullmatch(r"/\S*", path):
+            errors.append(f"{label} is not allowed; use a URL path starting with /, e.g. /metrics")
+        elif path.rstrip("/") == "":
+            errors.append(
+                f"{label} is not allowed: it would answer for the app's root; use a path of its"
+                " own, e.g. /metrics"
+            )
+        else:
+            shadowed = [
+                route
+                for route in (app_routes or {}).get(service["name"], [])
+                if _route_pattern(str(route)).fullmatch(path)
+            ]
+            if shadowed:
+                errors.append(
+                    f"{label} is not allowed: it would shadow the app's route"
+                    f" {', '.join(map(_json, shadowed))} (found in {service.get('app_source')});"
+                    " use a path the app does not serve"
+                )
+    return errors
+
+
+# --- the Prometheus servers' variables ------------------------------------------------------------
+def scrape_server_errors(host: str, group: str, servers: list[str], hostvars: dict) -> list[str]:
+    """What this host reads from each Prometheus server of `group`: the directory it pushes its
+    target file into (sanic_scrape_job_file_sd_dir, required, absolute)."""
+    errors = []
+    for server in servers:
+        value = (hostvars.get(server) or {}).get("sanic_scrape_job_file_sd_dir")
+        if value is None or str(value).strip() == "":
+            problem = "is not set"
+        elif not str(value).startswith("/"):
+            problem = f"= {_json(value)} is not absolute"
+        else:
+            continue
+        errors.append(
+            f"{host}: sanic_scrape_job_file_sd_dir {problem} for Prometheus server {server} (group"
+            f" {group}), where this host pushes its target file; allowed: an absolute directory,"
+            f" set in the inventory's group_vars of {group}, e.g. /etc/prometheus/file_sd/sanic"
+        )
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -142,4 +429,11 @@ class FilterModule:
             "sanic_service_listenable": listenable,
             "sanic_service_invalid_networks": invalid_networks,
             "sanic_service_networks_admit": networks_admit,
+            "sanic_service_identity_errors": identity_errors,
+            "sanic_service_address_errors": address_errors,
+            "sanic_service_scrape_host_names": scrape_host_names,
+            "sanic_service_listeners_on": host_listeners,
+            "sanic_service_port_errors": port_errors,
+            "sanic_service_metrics_path_errors": metrics_path_errors,
+            "sanic_service_scrape_server_errors": scrape_server_errors,
         }

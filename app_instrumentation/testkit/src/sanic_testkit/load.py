@@ -122,10 +122,15 @@ def stop_when_file_exists(load, path, done):
             return
 
 
-def sender(load, host, port, requests_per_connection):
+def sender(load, host, port, requests_per_connection, between_requests):
     connection = http.client.HTTPConnection(host, port, timeout=10)
     on_connection = 0
+    next_send = time.monotonic()
     while (request := load.next_request()) is not None:
+        if between_requests:
+            # Paced, not flat out: a fixed schedule, so a slow answer is not followed by a burst.
+            next_send = max(next_send + between_requests, time.monotonic())
+            time.sleep(max(0.0, next_send - time.monotonic()))
         if on_connection == requests_per_connection:
             connection.close()
             on_connection = 0
@@ -247,12 +252,9 @@ def run(args):
     load = Load(requests, args.max_requests, started + args.duration)
     done = threading.Event()
     scrapes = []
-    threads = [
-        threading.Thread(
-            target=sender, args=(load, args.host, args.port, args.requests_per_connection)
-        )
-        for _ in range(args.concurrency)
-    ]
+    between_requests = args.concurrency / args.max_rate if args.max_rate else 0.0
+    sender_args = (load, args.host, args.port, args.requests_per_connection, between_requests)
+    threads = [threading.Thread(target=sender, args=sender_args) for _ in range(args.concurrency)]
     if args.scrape_every:
         scrape_args = (args.host, args.port, args.metrics_path, args.scrape_every)
         threads.append(
@@ -306,6 +308,9 @@ def main():
     send.add_argument("--duration", type=float, required=True, help="seconds, upper bound")
     send.add_argument("--max-requests", type=int, required=True, help="upper bound")
     send.add_argument("--concurrency", type=int, default=8)
+    send.add_argument(
+        "--max-rate", type=float, default=0.0, help="requests per second, all senders; 0: no limit"
+    )
     # Each worker accepts whole connections: short ones spread requests over every worker.
     send.add_argument("--requests-per-connection", type=int, default=0, help="0: no limit")
     send.add_argument("--mix", choices=["fixed", "random"], default="fixed")

@@ -45,7 +45,9 @@ def service_environment(multiprocess_dir: str | None, **extra: str) -> dict[str,
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PROMETHEUS_", "METRICS_", "INSTRUMENTED_APP", "SANIC_"))
+        if not key.startswith(
+            ("PROMETHEUS_", "METRICS_", "INSTRUMENTED_APP", "SANIC_", "APP_INSTRUMENTATION_")
+        )
     }
     env["PYTHONPATH"] = os.pathsep.join([str(DEMO_DIR), str(TESTS_DIR)])
     env["INSTRUMENTED_APP"] = DEMO_APP
@@ -83,6 +85,18 @@ def socket_activated(command: Sequence[str], *, listen_fds: int = 1) -> list[str
     listening socket) as fd 3, stdin from /dev/null, LISTEN_FDS, LISTEN_PID its own pid (exec)."""
     script = f'LISTEN_PID=$$ LISTEN_FDS={listen_fds} exec "$@" 3<&0 0</dev/null'
     return ["sh", "-c", script, "sh", *command]
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (children of every thread), as /proc shows them now."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -251,7 +265,7 @@ class SanicService:
             try:
                 environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
                 state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # exited; a zombie has no environ
                 continue
             for entry in environ:
                 name = entry.decode().partition("SANIC_WORKER_NAME=")[2]
