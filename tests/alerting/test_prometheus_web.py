@@ -186,3 +186,13 @@ def status_of_or_none(url, context):
         return status_of(url, context)
     except OSError:
         return None
+
+
+def test_a_certificate_or_key_missing_on_the_control_node_is_named(tmp_path):
+    cert, key = tmp_path / "absent.crt", tmp_path / "absent.key"
+    # The role passes '' for a file that is not there (its lookup would fail without a message).
+    problems = web.prometheus_server_web_problems([ADMIN], str(cert), str(key), "", "")
+    assert problems == [
+        f"prometheus_server_web_tls_cert_file {cert} is not a readable file on the control node.",
+        f"prometheus_server_web_tls_key_file {key} is not a readable file on the control node.",
+    ]

@@ -58,6 +58,16 @@ def certificate_problems(cert_file, key_file, cert_pem, key_pem):
         ]
     if not cert_file:
         return []
+    missing = [
+        f"{variable} {path} is not a readable file on the control node."
+        for variable, path, pem in (
+            ("prometheus_server_web_tls_cert_file", cert_file, cert_pem),
+            ("prometheus_server_web_tls_key_file", key_file, key_pem),
+        )
+        if not pem
+    ]
+    if missing:
+        return missing
     try:
         certificate = x509.load_pem_x509_certificate(cert_pem.encode())
     except ValueError as error:
