@@ -6,6 +6,7 @@ refusal names the host, the variable and what is allowed. VALUES_TRIED counts th
 import importlib.util
 import ipaddress
 import itertools
+import json
 import random
 from pathlib import Path
 
@@ -332,6 +333,55 @@ def test_every_prometheus_server_needs_an_absolute_file_sd_dir(values):
         assert_named(errors, "sanic_scrape_job_file_sd_dir", "group prometheus_servers")
 
 
+# --- worker recycling -----------------------------------------------------------------------------
+RECYCLING_KEYS = list(filters.RECYCLING_ENVIRONMENT)
+NON_NEGATIVE = [0, 1, 2, 999, 1000, 2**31, 2**40, "0", "5000", *RANDOM.sample(range(10**9), 30)]
+NOT_NON_NEGATIVE = [
+    -1,
+    -1000,
+    "-1",
+    "1e3",
+    "1.5",
+    "",
+    " 5",
+    "5 ",
+    "ten",
+    "0x10",
+    1.5,
+    2.0,
+    True,
+    False,
+    None,
+    [],
+    {},
+    *RANDOM.sample(range(-(10**9), 0), 10),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), list(itertools.product(RECYCLING_KEYS, NON_NEGATIVE)))
+def test_a_recycling_setting_of_an_integer_zero_or_more_is_allowed(key, value):
+    settings = dict.fromkeys(RECYCLING_KEYS, 0)
+    assert filters.recycling_errors([service(**{**settings, key: value})], HOST) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), list(itertools.product(RECYCLING_KEYS, NOT_NON_NEGATIVE))
+)
+def test_a_recycling_setting_that_is_not_an_integer_zero_or_more_is_refused(key, value):
+    settings = dict.fromkeys(RECYCLING_KEYS, 0)
+    errors = filters.recycling_errors([service(**{**settings, key: value})], HOST)
+    assert len(errors) == 1
+    assert_named(errors, f".{key} = {json.dumps(value)}", "integer >= 0", f"sanic_service_{key}")
+
+
+@pytest.mark.parametrize(("key", "variable"), list(filters.RECYCLING_ENVIRONMENT.items()))
+def test_a_recycling_setting_in_the_environment_is_refused_for_its_key(key, variable):
+    settings = dict.fromkeys(RECYCLING_KEYS, 0)
+    errors = filters.recycling_errors([service(**settings, environment={variable: "100"})], HOST)
+    assert len(errors) == 1
+    assert_named(errors, f".environment.{variable} is not allowed", f"service's {key} key")
+
+
 VALUES_TRIED = {
     "identities": len(BASE_PASSWD_USERS)
     + len(BASE_PASSWD_GROUPS)
@@ -349,6 +399,7 @@ VALUES_TRIED = {
     + len(NOT_METRICS_PATHS)
     + sum(len(a) + len(b) for a, b in ROUTES.values()),
     "prometheus servers' variables": len(SD_DIRS) ** 2,
+    "worker recycling": len(RECYCLING_KEYS) * (len(NON_NEGATIVE) + len(NOT_NON_NEGATIVE) + 1),
 }
 
 

@@ -26,6 +26,9 @@ ROLE_DEFAULTS = {
     "environment": {"SHARED": "1", "OVERRIDDEN": "role"},
     "install_root": "/opt/sanic-services",
     "allow_privileged_user": False,
+    "max_requests": 0,
+    "max_requests_jitter": 0,
+    "max_rss_bytes": 0,
 }
 
 
@@ -61,6 +64,20 @@ def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles():
     service = resolve(workers=5, user="web", environment={"OVERRIDDEN": "item", "OWN": "x"})
     assert (service["workers"], service["user"], service["group"]) == (5, "web", "api")
     assert service["environment"] == {"SHARED": "1", "OVERRIDDEN": "item", "OWN": "x"}
+
+
+def test_recycling_is_off_by_default_and_each_service_sets_its_own():
+    recycled = resolve(max_requests=1000, max_rss_bytes=512 * 2**20)
+    assert filters.recycling_environment(resolve()) == {
+        "SANIC_WORKER_MAX_REQUESTS": 0,
+        "SANIC_WORKER_MAX_REQUESTS_JITTER": 0,
+        "SANIC_WORKER_MAX_RSS_BYTES": 0,
+    }
+    assert filters.recycling_environment(recycled) == {
+        "SANIC_WORKER_MAX_REQUESTS": 1000,
+        "SANIC_WORKER_MAX_REQUESTS_JITTER": 0,
+        "SANIC_WORKER_MAX_RSS_BYTES": 536870912,
+    }
 
 
 # bind address -> systemd's ListenStream=

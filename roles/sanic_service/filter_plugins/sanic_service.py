@@ -15,6 +15,7 @@ one naming the host, the variable and what is allowed, and preflight asserts the
 
 import importlib.util
 import ipaddress
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -69,6 +70,9 @@ def resolve_services(
     environment: dict,
     install_root: str,
     allow_privileged_user: bool,
+    max_requests: int,
+    max_requests_jitter: int,
+    max_rss_bytes: int,
     host_address: str,
     inventory_hostname: str,
 ) -> list[dict]:
@@ -91,6 +95,9 @@ def resolve_services(
             "instrumentation": instrumentation,
             "socket_backlog": socket_backlog,
             "allow_privileged_user": allow_privileged_user,
+            "max_requests": max_requests,
+            "max_requests_jitter": max_requests_jitter,
+            "max_rss_bytes": max_rss_bytes,
             **item,
         }
         address = str(service["bind_address"])
@@ -401,6 +408,50 @@ def metrics_path_errors(
     return errors
 
 
+# --- worker recycling ----------------------------------------------------------------------------
+# Each key and the environment setting the unit passes it in; the service's main process reads it.
+RECYCLING_ENVIRONMENT = {
+    "max_requests": "SANIC_WORKER_MAX_REQUESTS",
+    "max_requests_jitter": "SANIC_WORKER_MAX_REQUESTS_JITTER",
+    "max_rss_bytes": "SANIC_WORKER_MAX_RSS_BYTES",
+}
+
+
+def _non_negative_integer(value) -> bool:
+    """An integer >= 0, or its decimal digits as a string (how an inventory may write it);
+    not a bool (Python counts True as 1), not a float."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    return isinstance(value, str) and re.fullmatch(r"[0-9]+", value) is not None
+
+
+def recycling_environment(service: dict) -> dict:
+    """The environment settings of a service's recycling keys, as the unit writes them."""
+    return {variable: int(service[key]) for key, variable in RECYCLING_ENVIRONMENT.items()}
+
+
+def recycling_errors(services: list[dict], host: str) -> list[str]:
+    """max_requests, max_requests_jitter and max_rss_bytes are integers >= 0 (0 turns each off),
+    set through the keys, not through `environment`, so the unit holds one value for each."""
+    errors = []
+    for service in services:
+        for key, variable in RECYCLING_ENVIRONMENT.items():
+            value = service[key]
+            if not _non_negative_integer(value):
+                errors.append(
+                    f"{host}: {_label(service)}.{key} = {json.dumps(value)} is not allowed; use an"
+                    f" integer >= 0, 0 for off (default sanic_service_{key})"
+                )
+            if variable in (service.get("environment") or {}):
+                errors.append(
+                    f"{host}: {_label(service)}.environment.{variable} is not allowed; use the"
+                    f" service's {key} key (or sanic_service_{key} for every service)"
+                )
+    return errors
+
+
 # --- the Prometheus servers' variables ------------------------------------------------------------
 def scrape_server_errors(host: str, group: str, servers: list[str], hostvars: dict) -> list[str]:
     """What this host reads from each Prometheus server of `group`: the directory it pushes its
@@ -436,4 +487,6 @@ class FilterModule:
             "sanic_service_port_errors": port_errors,
             "sanic_service_metrics_path_errors": metrics_path_errors,
             "sanic_service_scrape_server_errors": scrape_server_errors,
+            "sanic_service_recycling_errors": recycling_errors,
+            "sanic_service_recycling_environment": recycling_environment,
         }
