@@ -12,6 +12,12 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "sanic.json"
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$job": "sanic-api", "$service": ".+"}
 
 
+def grafana_substituted(query: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        query = query.replace(variable, value)
+    return query
+
+
 def panel_queries() -> dict[str, list[str]]:
     dashboard = json.loads(DASHBOARD.read_text())
     return {p["title"]: [t["expr"] for t in p["targets"]] for p in dashboard["panels"]}
@@ -26,6 +32,8 @@ def test_dashboard_has_one_panel_per_agreed_view():
         "Live workers",
         "Scrape duration",
         "Multiprocess files",
+        "Worker restarts by reason",
+        "Worker resident memory",
     ]
 
 
@@ -38,8 +46,7 @@ def test_every_query_selects_the_dashboard_job_and_services():
 def test_every_query_parses_as_promql(tmp_path):
     rules = []
     for index, query in enumerate(q for qs in panel_queries().values() for q in qs):
-        for variable, value in GRAFANA_VARIABLES.items():
-            query = query.replace(variable, value)
+        query = grafana_substituted(query)
         assert not re.search(r"\$\w", query), f"unsubstituted variable in {query}"
         rules.append({"record": f"dashboard:query_{index}", "expr": query})
     rules_file = tmp_path / "dashboard_queries.yml"
@@ -51,3 +58,106 @@ def test_every_query_parses_as_promql(tmp_path):
 
     assert check.returncode == 0, check.stdout + check.stderr
     assert f"SUCCESS: {len(rules)} rules found" in check.stdout
+
+
+# Series of one scrape job, every 15 s; each panel's query, as Grafana sends it, must show these values.
+WORKER_SERIES = [
+    # A crash loop that outlives the supervisor: the service restarts, its counter too (stale
+    # while it restarts); a worker recycled twice meanwhile.
+    {
+        "series": 'sanic_worker_restarts_total{job="sanic-api", instance="a:8000", service="demo",'
+        ' reason="crash"}',
+        "values": "0 0 0 6 10 stale 4 10",
+    },
+    {
+        "series": 'sanic_worker_restarts_total{job="sanic-api", instance="a:8000", service="demo",'
+        ' reason="recycled"}',
+        "values": "0 0 0 1 1 stale 0 1",
+    },
+    {
+        "series": 'sanic_worker_resident_memory_bytes{job="sanic-api", instance="a:8000",'
+        ' service="demo", slot="0"}',
+        "values": "104857600+1048576x7",
+    },
+    {
+        "series": 'sanic_worker_resident_memory_bytes{job="sanic-api", instance="a:8000",'
+        ' service="demo", slot="main"}',
+        "values": "52428800x7",
+    },
+    {
+        "series": 'sanic_worker_resident_memory_bytes{job="other", instance="b:8000",'
+        ' service="demo", slot="0"}',
+        "values": "1x7",
+    },
+]
+# At 105 s, over the last minute ($__rate_interval: the samples from 45 s on): 4 crashes up to the
+# service's restart, then 4 (the reset read as a restart from 0) and 6 more; 1 recycle after it.
+PANEL_VALUES_AT_105S = {
+    "Worker restarts by reason": [
+        ({"instance": "a:8000", "service": "demo", "reason": "crash"}, 14),
+        ({"instance": "a:8000", "service": "demo", "reason": "recycled"}, 1),
+    ],
+    "Worker resident memory": [
+        (
+            {
+                "__name__": "sanic_worker_resident_memory_bytes",
+                "job": "sanic-api",
+                "instance": "a:8000",
+                "service": "demo",
+                "slot": "0",
+            },
+            104857600 + 7 * 1048576,
+        ),
+        (
+            {
+                "__name__": "sanic_worker_resident_memory_bytes",
+                "job": "sanic-api",
+                "instance": "a:8000",
+                "service": "demo",
+                "slot": "main",
+            },
+            52428800,
+        ),
+    ],
+}
+
+
+def promql_labels(labels: dict) -> str:
+    name = labels.get("__name__", "")
+    rest = ", ".join(f'{key}="{value}"' for key, value in labels.items() if key != "__name__")
+    return f"{name}{{{rest}}}"
+
+
+def test_the_worker_panels_show_restarts_and_memory_as_promtool_computes_them(tmp_path):
+    queries = panel_queries()
+    tests = [
+        {
+            "interval": "15s",
+            "input_series": WORKER_SERIES,
+            "promql_expr_test": [
+                {
+                    "expr": grafana_substituted(queries[title][0]),
+                    "eval_time": "105s",
+                    "exp_samples": [
+                        {"labels": promql_labels(labels), "value": value}
+                        for labels, value in samples
+                    ],
+                }
+                for title, samples in PANEL_VALUES_AT_105S.items()
+            ],
+        }
+    ]
+    (tmp_path / "empty_rules.yml").write_text(yaml.safe_dump({"groups": []}))
+    unit_tests = tmp_path / "worker_panels.test.yml"
+    # promtool evaluates only at multiples of evaluation_interval (1m unless set).
+    unit_tests.write_text(
+        yaml.safe_dump(
+            {"rule_files": ["empty_rules.yml"], "evaluation_interval": "15s", "tests": tests}
+        )
+    )
+
+    result = subprocess.run(
+        ["promtool", "test", "rules", unit_tests.name], cwd=tmp_path, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -37,7 +37,7 @@ def test_rendered_rules_pass_promtool_unit_tests(tmp_path, unit_tests, var_files
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 7 rules found" in check.stdout
+    assert "SUCCESS: 9 rules found" in check.stdout
 
     result = subprocess.run(
         ["promtool", "test", "rules", unit_tests], cwd=tmp_path, capture_output=True, text=True
