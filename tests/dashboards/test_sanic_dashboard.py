@@ -60,7 +60,7 @@ def test_every_query_parses_as_promql(tmp_path):
     assert f"SUCCESS: {len(rules)} rules found" in check.stdout
 
 
-# Series of one scrape job, every 15 s; each panel's query, as Grafana sends it, must show these values.
+# Series of one scrape job, every 15 s; each panel's query, as Grafana sends it, shows these values.
 WORKER_SERIES = [
     # A crash loop that outlives the supervisor: the service restarts, its counter too (stale
     # while it restarts); a worker recycled twice meanwhile.
