@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from sanic_testkit import http_probe
 from sanic_testkit.service import (
     INSTRUMENTED_FACTORY,
     launcher_command,
@@ -112,6 +113,10 @@ def test_the_launcher_serves_https_with_every_worker_and_refuses_plain_http(tls_
                 except (OSError, http.client.HTTPException):
                     continue
                 assert status == 200
+            assert (
+                http_probe.scrape("127.0.0.1", port, "/metrics", 5, https=True)["workers_live"]
+                == WORKERS
+            )
             plain = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             with pytest.raises((OSError, http.client.HTTPException)):
                 get(plain, "/metrics")
