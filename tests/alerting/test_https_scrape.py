@@ -106,7 +106,8 @@ def scratch(tmp_path):
     return tmp_path
 
 
-def add_scrape_job(scratch, tls):
+def run_scrape_job(scratch, tls, **overrides):
+    """sanic_scrape_job's tasks up to the job in prometheus.yml, with the lab CA to install."""
     variables = {
         "sanic_scrape_job_prometheus_config_file": str(scratch / "prometheus.yml"),
         "sanic_scrape_job_file_sd_dir": str(scratch / "file_sd"),
@@ -114,14 +115,52 @@ def add_scrape_job(scratch, tls):
         "sanic_scrape_job_scrape_interval": "1s",
         "sanic_scrape_job_tls_ca_source": str(tls / "ca.crt"),
         "sanic_scrape_job_tls_ca_file": str(scratch / "sanic-ca.crt"),
+        **overrides,
     }
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
         for name in ("variables.yml", "preflight.yml", "rules.yml", "tls.yml", "configure.yml")
     ]
     plays = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
-    result = run_plays(plays, variables, scratch / "roles", scratch)
+    return run_plays(plays, variables, scratch / "roles", scratch)
+
+
+def add_scrape_job(scratch, tls, **overrides):
+    result = run_scrape_job(scratch, tls, **overrides)
     assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load((scratch / "prometheus.yml").read_text())
+    return next(job for job in config["scrape_configs"] if job["job_name"] == JOB)
+
+
+def promtool_check_config(path):
+    check = subprocess.run(["promtool", "check", "config", path], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.skipif(not DEBIAN_CONFIG.exists(), reason="Debian package prometheus")
+@pytest.mark.timeout(300)
+def test_a_ca_to_install_without_its_path_on_the_server_stops_the_role_before_any_change(
+    scratch, tls
+):
+    before = (scratch / "prometheus.yml").read_text()
+    result = run_scrape_job(scratch, tls, sanic_scrape_job_tls_ca_file="")
+    assert result.returncode != 0
+    assert (
+        f"sanic_scrape_job_tls_ca_source = '{tls / 'ca.crt'}' on localhost needs"
+        " sanic_scrape_job_tls_ca_file" in " ".join(result.stdout.split())
+    )
+    assert (scratch / "prometheus.yml").read_text() == before
+
+
+@pytest.mark.skipif(not DEBIAN_CONFIG.exists(), reason="Debian package prometheus")
+@pytest.mark.timeout(300)
+def test_a_server_name_reaches_the_jobs_tls_config_and_promtool_accepts_it(scratch, tls):
+    job = add_scrape_job(scratch, tls, sanic_scrape_job_tls_server_name="app1.example.com")
+    assert job["tls_config"] == {
+        "ca_file": str(scratch / "sanic-ca.crt"),
+        "server_name": "app1.example.com",
+    }
+    promtool_check_config(scratch / "prometheus.yml")
 
 
 def launched(port, multiprocess_dir, *options):
@@ -165,7 +204,7 @@ def test_prometheus_scrapes_the_https_service_over_verified_tls_and_the_other_ov
         tls_key_file=str(tls / "prom1.key"),
     )
     plain = service("plain", free_port())
-    add_scrape_job(scratch, tls)
+    job = add_scrape_job(scratch, tls)
     (scratch / "file_sd").mkdir(exist_ok=True)
     render_template(
         "sanic_service",
@@ -173,14 +212,9 @@ def test_prometheus_scrapes_the_https_service_over_verified_tls_and_the_other_ov
         scratch / "file_sd" / f"{HOST}.yml",
         {"sanic_service_instances": [secure, plain], "inventory_hostname": HOST},
     )
-    config = yaml.safe_load((scratch / "prometheus.yml").read_text())
-    job = next(job for job in config["scrape_configs"] if job["job_name"] == JOB)
     assert job["tls_config"] == {"ca_file": str(scratch / "sanic-ca.crt")}
     assert (scratch / "sanic-ca.crt").read_text() == (tls / "ca.crt").read_text()
-    check = subprocess.run(
-        ["promtool", "check", "config", scratch / "prometheus.yml"], capture_output=True, text=True
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
+    promtool_check_config(scratch / "prometheus.yml")
 
     tls_options = ["--tls-cert", secure["tls_cert_file"], "--tls-key", secure["tls_key_file"]]
     prometheus_port = free_port()
