@@ -34,12 +34,19 @@ ADMIN = "admin"
 REQUESTS_PER_SERVICE = 200
 SCRAPE_WAIT_SECONDS = 60
 
-# Runs inside an app container: sends N requests to 127.0.0.1:PORT over a few routes.
+# Runs inside an app container: sends N requests to 127.0.0.1:PORT over a few routes, over HTTPS
+# (certificate unchecked: Prometheus checks it) for a service given a certificate.
 TRAFFIC_SCRIPT = """
-import http.client, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
+import http.client, ssl, sys
+port, count, scheme = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 paths = ["/", "/items/7", "/api/v1/users/ada", "/no/such/page"]
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+if scheme == "https":
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=unverified)
+else:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 for i in range(count):
     conn.request("GET", paths[i % len(paths)])
     conn.getresponse().read()
@@ -48,7 +55,7 @@ print(count)
 
 
 def lab_services():
-    """(host, service name, port) for every service in the lab inventory."""
+    """(host, service name, port, scheme) for every service in the lab inventory."""
     inventory = json.loads(
         subprocess.run(
             ["ansible-inventory", "--list"],
@@ -60,15 +67,20 @@ def lab_services():
     )
     hostvars = inventory["_meta"]["hostvars"]
     return [
-        (host, service["name"], int(service["port"]))
+        (
+            host,
+            service["name"],
+            int(service["port"]),
+            "https" if service.get("tls_cert_file") else "http",
+        )
         for host in inventory["sanic_hosts"]["hosts"]
         for service in hostvars[host]["sanic_services"]
     ]
 
 
-def send_traffic(host, port, count):
+def send_traffic(host, port, scheme, count):
     subprocess.run(
-        ["docker", "exec", "-i", host, "python3", "-", str(port), str(count)],
+        ["docker", "exec", "-i", host, "python3", "-", str(port), str(count), scheme],
         input=TRAFFIC_SCRIPT,
         text=True,
         capture_output=True,
@@ -114,8 +126,8 @@ def main():
     refused = {name: status_without_password(url) for name, url in PROMETHEUS_UIS.items()}
     services = lab_services()
     before = {name: totals_by_service(url) for name, url in PROMETHEUS_UIS.items()}
-    for host, _, port in services:
-        send_traffic(host, port, args.requests)
+    for host, _, port, scheme in services:
+        send_traffic(host, port, scheme, args.requests)
     expected = len(services) * args.requests
 
     deadline = time.monotonic() + SCRAPE_WAIT_SECONDS

@@ -3,6 +3,7 @@ role's defaults and the given variables; and plays run by ansible-playbook on th
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,16 @@ def render_template(role: str, template: str, dest: Path, variables: dict) -> st
         },
     )
     return dest.read_text()
+
+
+def copy_role_with_noted_handler(role: str, roles_path: Path, handler: str, note: str) -> None:
+    """A copy of the role under roles_path whose only handler prints `note` instead of touching a
+    running service."""
+    copy = roles_path / role
+    shutil.copytree(REPO / "roles" / role, copy)
+    (copy / "handlers" / "main.yml").write_text(
+        f"- name: {handler}\n  ansible.builtin.debug:\n    msg: {note}\n"
+    )
 
 
 def run_plays(plays: list, variables: dict, roles_path: Path, workdir: Path):

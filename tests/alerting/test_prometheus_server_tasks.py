@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .render import REPO, run_plays
+from .render import copy_role_with_noted_handler, run_plays
 
 DEBIAN_CONFIG = Path("/etc/prometheus/prometheus.yml")
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -35,10 +35,8 @@ pytestmark = [
 @pytest.fixture
 def scratch(tmp_path):
     """The role with its restart handler replaced by a note, and a copy of Debian's config."""
-    role = tmp_path / "roles" / "prometheus_server"
-    shutil.copytree(REPO / "roles" / "prometheus_server", role)
-    (role / "handlers" / "main.yml").write_text(
-        "- name: Restart Prometheus\n  ansible.builtin.debug:\n    msg: RESTART NOTIFIED\n"
+    copy_role_with_noted_handler(
+        "prometheus_server", tmp_path / "roles", "Restart Prometheus", "RESTART NOTIFIED"
     )
     (tmp_path / "etc").mkdir()
     shutil.copy(DEBIAN_CONFIG, tmp_path / "etc" / "prometheus.yml")

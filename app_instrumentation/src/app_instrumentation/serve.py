@@ -1,6 +1,6 @@
-"""`python -m app_instrumentation.serve TARGET --workers N [--host H --port P] [--backlog B]`:
-run a Sanic app with N workers from the listening socket systemd holds, so the port stays open
-across restarts.
+"""`python -m app_instrumentation.serve TARGET --workers N [--host H --port P] [--backlog B]
+[--tls-cert CERT --tls-key KEY]`: run a Sanic app with N workers from the listening socket systemd
+holds, so the port stays open across restarts; with a certificate and its key it serves HTTPS.
 
 With systemd socket activation (the sd_listen_fds protocol: LISTEN_PID, LISTEN_FDS, fd 3) the
 workers accept from the inherited socket, and connections that arrive while the service restarts
@@ -90,10 +90,21 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backlog", type=int, default=DEFAULT_BACKLOG, help="connections the socket queues"
     )
+    parser.add_argument("--tls-cert", help="PEM certificate (chain) to serve HTTPS with")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     arguments = parser.parse_args(argv)
     if arguments.workers < 1:
         parser.error("--workers must be at least 1")
+    if bool(arguments.tls_cert) != bool(arguments.tls_key):
+        parser.error("--tls-cert and --tls-key go together: give both or neither")
     return arguments
+
+
+def tls_settings(arguments: argparse.Namespace) -> dict | None:
+    """Sanic's `ssl=` for HTTPS; every worker builds its own context from the two paths."""
+    if not arguments.tls_cert:
+        return None
+    return {"cert": arguments.tls_cert, "key": arguments.tls_key}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,14 +123,16 @@ def main(argv: list[str] | None = None) -> None:
         )
     load_target = functools.partial(load_app, arguments.target, TARGET_SETTING)
     app = load_target()
+    ssl = tls_settings(arguments)
     if listener is not None:
-        app.prepare(sock=listener, workers=arguments.workers, backlog=arguments.backlog)
+        app.prepare(sock=listener, workers=arguments.workers, backlog=arguments.backlog, ssl=ssl)
     else:
         app.prepare(
             host=arguments.host or DEFAULT_HOST,
             port=arguments.port,
             workers=arguments.workers,
             backlog=arguments.backlog,
+            ssl=ssl,
         )
     Sanic.serve(primary=app, app_loader=AppLoader(factory=load_target))
 

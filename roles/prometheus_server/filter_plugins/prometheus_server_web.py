@@ -50,19 +50,25 @@ def public_key_bytes(public_key):
     )
 
 
-def certificate_problems(cert_file, key_file, cert_pem, key_pem):
+def certificate_problems(
+    cert_file,
+    key_file,
+    cert_pem,
+    key_pem,
+    cert_variable="prometheus_server_web_tls_cert_file",
+    key_variable="prometheus_server_web_tls_key_file",
+):
+    """Both or neither, readable, PEM, the certificate matches the key; sanic_service's preflight
+    checks each service's certificate with this too, under its own variable names."""
     if bool(cert_file) != bool(key_file):
-        return [
-            "prometheus_server_web_tls_cert_file and prometheus_server_web_tls_key_file go"
-            " together: set both or neither."
-        ]
+        return [f"{cert_variable} and {key_variable} go together: set both or neither."]
     if not cert_file:
         return []
     missing = [
         f"{variable} {path} is not a readable file on the control node."
         for variable, path, pem in (
-            ("prometheus_server_web_tls_cert_file", cert_file, cert_pem),
-            ("prometheus_server_web_tls_key_file", key_file, key_pem),
+            (cert_variable, cert_file, cert_pem),
+            (key_variable, key_file, key_pem),
         )
         if not pem
     ]
@@ -71,16 +77,13 @@ def certificate_problems(cert_file, key_file, cert_pem, key_pem):
     try:
         certificate = x509.load_pem_x509_certificate(cert_pem.encode())
     except ValueError as error:
-        return [f"prometheus_server_web_tls_cert_file {cert_file} is no PEM certificate: {error}"]
+        return [f"{cert_variable} {cert_file} is no PEM certificate: {error}"]
     try:
         key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     except (ValueError, TypeError) as error:
-        return [f"prometheus_server_web_tls_key_file {key_file} is no unencrypted PEM key: {error}"]
+        return [f"{key_variable} {key_file} is no unencrypted PEM key: {error}"]
     if public_key_bytes(certificate.public_key()) != public_key_bytes(key.public_key()):
-        return [
-            f"prometheus_server_web_tls_cert_file {cert_file} does not match its key"
-            f" prometheus_server_web_tls_key_file {key_file}."
-        ]
+        return [f"{cert_variable} {cert_file} does not match its key {key_variable} {key_file}."]
     return []
 
 

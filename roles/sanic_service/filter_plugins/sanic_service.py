@@ -98,10 +98,13 @@ def resolve_services(
             "max_requests": max_requests,
             "max_requests_jitter": max_requests_jitter,
             "max_rss_bytes": max_rss_bytes,
+            "tls_cert_file": "",
+            "tls_key_file": "",
             **item,
         }
         address = str(service["bind_address"])
         listens_everywhere = address in ANY_ADDRESSES
+        tls_dir = f"{install_root}/{name}/tls"
         service.update(
             environment={**environment, **(item.get("environment") or {})},
             unit_name=f"sanic-{name}.service",
@@ -111,6 +114,11 @@ def resolve_services(
             listen_stream=listen_stream(address, service["port"]),
             tmpfiles_path=f"/etc/tmpfiles.d/sanic-{name}.conf",
             install_dir=f"{install_root}/{name}",
+            # With a certificate the service serves HTTPS (the health gate and Prometheus too).
+            scheme="https" if service["tls_cert_file"] else "http",
+            tls_dir=tls_dir,
+            host_tls_cert=f"{tls_dir}/server.crt",
+            host_tls_key=f"{tls_dir}/server.key",
             # The health gate scrapes from the host itself.
             gate_address=LOOPBACK if listens_everywhere else url_host(address),
             scrape_target="{}:{}".format(
@@ -152,6 +160,45 @@ def networks_admit(networks: str, address: str, instrumentation_source: str) -> 
     bad = invalid_networks(networks, instrumentation_source)
     valid = tuple(access.parse_network(part) for part in parts if part not in bad)
     return access.address_in_networks(address.strip("[]"), valid)
+
+
+@cache
+def _certificate_check():
+    """prometheus_server's certificate check, loaded from its file: one check for every
+    certificate the bundle installs."""
+    path = Path(__file__).resolve().parents[2] / "prometheus_server" / "filter_plugins"
+    spec = importlib.util.spec_from_file_location(
+        "sanic_service_certificate_check", path / "prometheus_server_web.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.certificate_problems
+
+
+def _read_text(path: str) -> str:
+    """A control-node file's text, '' when it is missing or unreadable."""
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def tls_errors(services: list[dict], host: str) -> list[str]:
+    """Each service's certificate and key (paths on the control node): both or neither, readable,
+    PEM, and the certificate matches the key."""
+    errors = []
+    for service in services:
+        cert_file, key_file = str(service["tls_cert_file"]), str(service["tls_key_file"])
+        problems = _certificate_check()(
+            cert_file,
+            key_file,
+            _read_text(cert_file) if cert_file else "",
+            _read_text(key_file) if key_file else "",
+            cert_variable=f"{_label(service)}.tls_cert_file",
+            key_variable=f"{_label(service)}.tls_key_file",
+        )
+        errors += [f"{host}: {problem}" for problem in problems]
+    return errors
 
 
 def _label(service: dict) -> str:
@@ -489,4 +536,5 @@ class FilterModule:
             "sanic_service_scrape_server_errors": scrape_server_errors,
             "sanic_service_recycling_errors": recycling_errors,
             "sanic_service_recycling_environment": recycling_environment,
+            "sanic_service_tls_errors": tls_errors,
         }

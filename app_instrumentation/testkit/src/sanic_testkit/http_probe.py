@@ -5,12 +5,15 @@
 `scrape` reads the metrics endpoint once and prints the request counts it reports as JSON:
          {"total", "by_route", "workers_live", "workers_configured"}.
 Both are bounded in time (--deadline), so a stuck service fails the check instead of hanging it.
+`--https` talks to a service that serves HTTPS, without verifying its certificate: the probe
+checks counts, Prometheus checks certificates.
 """
 
 import argparse
 import http.client
 import json
 import re
+import ssl
 import sys
 import threading
 import time
@@ -23,7 +26,16 @@ LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 GAUGE = re.compile(r"^(?P<name>sanic_workers_(?:live|configured)) (?P<value>\S+)$")
 
 
-def send(host, port, path, count, concurrency, deadline):
+def connect(host, port, timeout, https=False):
+    if not https:
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    return http.client.HTTPSConnection(host, port, timeout=timeout, context=unverified)
+
+
+def send(host, port, path, count, concurrency, deadline, https=False):
     remaining = iter(range(count))
     lock = threading.Lock()
     statuses = Counter()
@@ -31,7 +43,7 @@ def send(host, port, path, count, concurrency, deadline):
     stop_at = time.monotonic() + deadline
 
     def worker():
-        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection = connect(host, port, 10, https)
         while time.monotonic() < stop_at:
             with lock:
                 if next(remaining, None) is None:
@@ -44,7 +56,7 @@ def send(host, port, path, count, concurrency, deadline):
                     statuses[response.status] += 1
             except (OSError, http.client.HTTPException) as error:
                 connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=10)
+                connection = connect(host, port, 10, https)
                 with lock:
                     errors[type(error).__name__] += 1
         connection.close()
@@ -63,8 +75,8 @@ def send(host, port, path, count, concurrency, deadline):
     }
 
 
-def scrape(host, port, path, deadline):
-    connection = http.client.HTTPConnection(host, port, timeout=deadline)
+def scrape(host, port, path, deadline, https=False):
+    connection = connect(host, port, deadline, https)
     connection.request("GET", path)
     response = connection.getresponse()
     body = response.read().decode()
@@ -96,11 +108,14 @@ def main():
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds before giving up")
+    parser.add_argument("--https", action="store_true", help="the service serves HTTPS")
     args = parser.parse_args()
     if args.command == "send":
-        result = send(args.host, args.port, args.path, args.count, args.concurrency, args.deadline)
+        result = send(
+            args.host, args.port, args.path, args.count, args.concurrency, args.deadline, args.https
+        )
     else:
-        result = scrape(args.host, args.port, args.path, args.deadline)
+        result = scrape(args.host, args.port, args.path, args.deadline, args.https)
     json.dump(result, sys.stdout)
 
 
