@@ -26,6 +26,7 @@ ROLE_DEFAULTS = {
     "environment": {"SHARED": "1", "OVERRIDDEN": "role"},
     "install_root": "/opt/sanic-services",
     "allow_privileged_user": False,
+    "keep_releases": 1,
 }
 
 
