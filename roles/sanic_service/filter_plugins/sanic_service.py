@@ -152,7 +152,7 @@ def releases_kept(history: list[str], current: str, keep: int) -> list[str]:
     and at most `keep` releases before it."""
     earlier = [line for line in dict.fromkeys(map(str.strip, history)) if line and line != current]
     keep = max(int(keep), 0)
-    return [*(earlier[len(earlier) - keep :] if keep else []), current]
+    return [*(earlier[max(len(earlier) - keep, 0) :] if keep else []), current]
 
 
 def versions_to_prune(paths: list[str], services: list[dict], kept: dict) -> list[str]:
