@@ -274,23 +274,29 @@ def run_role_tasks(tmp_path, tasks_from, variables, *arguments):
     )
 
 
+def run_cleanup(tmp_path, install_dir, running, **keys):
+    """tasks/cleanup.yml after a gate passed with the service `api` running release `running`."""
+    app, venv = running.split()
+    service = {
+        "name": "api",
+        "install_dir": str(install_dir),
+        "app_version": app,
+        "venv_version": venv,
+        "keep_releases": 1,
+        **keys,
+    }
+    return run_role_tasks(tmp_path, "cleanup", {"sanic_service_instances": [service]})
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the role writes files owned by root")
 def test_deploys_keep_the_previous_release_and_remove_older_and_other_versions(tmp_path):
     install_dir = tmp_path / "api"
     install_dir.mkdir()
     deployed = []
     for number in range(1, 4):
-        app, venv = release(number).split()
-        for directory in (app, venv, f"wheels-{number:016x}"):
+        for directory in (*release(number).split(), f"wheels-{number:016x}"):
             (install_dir / directory).mkdir(exist_ok=True)
-        service = {
-            "name": "api",
-            "install_dir": str(install_dir),
-            "app_version": app,
-            "venv_version": venv,
-            "keep_releases": 1,
-        }
-        result = run_role_tasks(tmp_path, "cleanup", {"sanic_service_instances": [service]})
+        result = run_cleanup(tmp_path, install_dir, release(number))
         assert result.returncode == 0, result.stdout + result.stderr
         deployed.append(release(number))
     releases = (install_dir / "releases").read_text().splitlines()
@@ -309,16 +315,7 @@ def test_a_rollback_drops_the_release_it_left_from_the_host(tmp_path):
         for directory in release(number).split():
             (install_dir / directory).mkdir(exist_ok=True)
     (install_dir / "releases").write_text(f"{release(1)}\n{release(2)}\n")
-    app, venv = release(1).split()
-    service = {
-        "name": "api",
-        "install_dir": str(install_dir),
-        "app_version": app,
-        "venv_version": venv,
-        "keep_releases": 1,
-        "rolled_back_from": release(2),
-    }
-    result = run_role_tasks(tmp_path, "cleanup", {"sanic_service_instances": [service]})
+    result = run_cleanup(tmp_path, install_dir, release(1), rolled_back_from=release(2))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (install_dir / "releases").read_text() == f"{release(1)}\n"
     assert sorted(path.name for path in install_dir.iterdir() if path.is_dir()) == sorted(
