@@ -29,6 +29,7 @@ ROLE_DEFAULTS = {
     "max_requests": 0,
     "max_requests_jitter": 0,
     "max_rss_bytes": 0,
+    "keep_releases": 1,
 }
 
 

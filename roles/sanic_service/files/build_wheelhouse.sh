@@ -27,6 +27,7 @@ key=$(printf '%s\n' "$target" "$(basename "$instrumentation_tar" .tar)" "$requir
     | sha256sum | cut -c1-16)
 wheelhouse="$cache_dir/wheelhouse/$target/$key.tar"
 if [ -e "$wheelhouse" ]; then
+    touch "$wheelhouse"  # its age is its last use: the cache pruning keeps the most recent spares
     echo "$wheelhouse"
     exit 0
 fi

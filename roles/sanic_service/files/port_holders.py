@@ -1,9 +1,11 @@
 """Report, as JSON, who listens on each service's TCP port other than the service itself.
 
-Arguments are `PORT=NAME` pairs. For each it prints {"port", "name", "holders": [...]}, each holder
+Arguments are `PORT=NAME` pairs, then `--removed NAME...` (the services this run removes first).
+For each pair it prints {"port", "name", "holders": [...]}, each holder
 "COMMAND (pid PID, UNIT)": a process with a listening TCP socket (IPv4 or IPv6) on that port.
 Not holders: the processes of `sanic-NAME.service` (a service deployed before socket units binds
-the port itself), and systemd (PID 1) while `sanic-NAME.socket` lists the port. Read from /proc,
+the port itself), and systemd (PID 1) while `sanic-NAME.socket` lists the port; the same for each
+removed service, whose port a kept service may take. Read from /proc,
 so the host needs no ss or lsof.
 """
 
@@ -85,15 +87,21 @@ def socket_listens(name, port):
     )
 
 
-def main(pairs):
-    services = [(int(port), name) for port, _, name in (pair.partition("=") for pair in pairs)]
+def main(arguments):
+    pairs, _, removed = (" ".join(arguments) + " ").partition("--removed ")
+    services = [
+        (int(port), name) for port, _, name in (pair.partition("=") for pair in pairs.split())
+    ]
     found = holders_by_port({port for port, _ in services})
     report = []
     for port, name in services:
         holders = []
         for pid in sorted(found[port]):
             unit = unit_of(pid)
-            if unit == f"sanic-{name}.service" or (pid == 1 and socket_listens(name, port)):
+            if any(
+                unit == f"sanic-{owner}.service" or (pid == 1 and socket_listens(owner, port))
+                for owner in [name, *removed.split()]
+            ):
                 continue
             holders.append(f"{command_of(pid)} (pid {pid}, {unit or 'no unit'})")
         report.append({"port": port, "name": name, "holders": holders})

@@ -73,6 +73,7 @@ def resolve_services(
     max_requests: int,
     max_requests_jitter: int,
     max_rss_bytes: int,
+    keep_releases: int,
     host_address: str,
     inventory_hostname: str,
 ) -> list[dict]:
@@ -84,6 +85,9 @@ def resolve_services(
     resolved = []
     for item in services:
         name = item["name"]
+        if item.get("state", "present") == "absent":
+            resolved.append(_removal(item, install_root))
+            continue
         service = {
             "bind_address": bind_address,
             "workers": workers,
@@ -100,6 +104,8 @@ def resolve_services(
             "max_rss_bytes": max_rss_bytes,
             "tls_cert_file": "",
             "tls_key_file": "",
+            "keep_releases": keep_releases,
+            "state": "present",
             **item,
         }
         address = str(service["bind_address"])
@@ -128,6 +134,152 @@ def resolve_services(
         )
         resolved.append(service)
     return resolved
+
+
+def _removal(item: dict, install_root: str) -> dict:
+    """A service marked `state: absent`: only the names of what the role installed for it. Its
+    name is the one key it needs; user, group and multiproc_dir only where they were overridden."""
+    name = item["name"]
+    return {
+        "name": name,
+        "state": "absent",
+        "user": item.get("user", name),
+        "group": item.get("group", name),
+        "multiproc_dir": item.get("multiproc_dir", f"/dev/shm/prom_{name}"),
+        "unit_name": f"sanic-{name}.service",
+        "unit_path": f"/etc/systemd/system/sanic-{name}.service",
+        "socket_name": f"sanic-{name}.socket",
+        "socket_path": f"/etc/systemd/system/sanic-{name}.socket",
+        "tmpfiles_path": f"/etc/tmpfiles.d/sanic-{name}.conf",
+        "install_dir": f"{install_root}/{name}",
+    }
+
+
+# --- releases kept for rollback -------------------------------------------------------------------
+# A release is "app-<digest> venv-<digest>", one line of the host's `releases` file per release
+# that passed the health gate, the running one last.
+def release_of(service: dict) -> str:
+    return f"{service['app_version']} {service['venv_version']}"
+
+
+def releases_kept(history: list[str], current: str, keep: int) -> list[str]:
+    """The releases file after `current` passed the gate: each release once, `current` last,
+    and at most `keep` releases before it."""
+    earlier = [line for line in dict.fromkeys(map(str.strip, history)) if line and line != current]
+    keep = max(int(keep), 0)
+    return [*(earlier[max(len(earlier) - keep, 0) :] if keep else []), current]
+
+
+def versions_to_prune(paths: list[str], services: list[dict], kept: dict) -> list[str]:
+    """Of the version directories found in the services' install directories (`paths`), those to
+    remove: every app-, venv- and wheels- directory no release kept for its service (`kept`:
+    service name -> its releases file) names. Unpacked wheelhouses all go: a kept virtualenv is
+    complete without its wheels."""
+    owners = {service["install_dir"]: service["name"] for service in services}
+    to_prune = []
+    for path in map(Path, paths):
+        owner = owners.get(str(path.parent))
+        if owner is None or not path.name.startswith(("app-", "venv-", "wheels-")):
+            continue
+        if path.name not in {word for release in kept[owner] for word in release.split()}:
+            to_prune.append(str(path))
+    return sorted(to_prune)
+
+
+def rollback_release(history: list[str], current: str) -> str | None:
+    """The release a rollback returns to: the one before `current` in the releases file (the
+    last one when `current` is not in it, i.e. never passed the gate), None if there is none."""
+    lines = [line for line in map(str.strip, history) if line]
+    earlier = lines[: lines.index(current)] if current in lines else lines
+    return earlier[-1] if earlier else None
+
+
+def rollback_plan(entry) -> dict:
+    """A service to roll back, from (service, stat of its `app` link, stat of its `venv` link,
+    `cat` of its releases file): with app_version and venv_version set to the release it goes
+    back to ("" when there is none), the release it leaves, and the file's lines."""
+    service, app_link, venv_link, releases = entry
+    running = " ".join(
+        str(link.get("stat", {}).get("lnk_target") or "") for link in (app_link, venv_link)
+    ).strip()
+    history = list(releases.get("stdout_lines") or []) if releases.get("rc") == 0 else []
+    target = rollback_release(history, running)
+    app_version, venv_version = target.split() if target else ("", "")
+    return {
+        **service,
+        "app_version": app_version,
+        "venv_version": venv_version,
+        "rolled_back_from": running,
+        "history": history,
+    }
+
+
+# --- removal --------------------------------------------------------------------------------------
+def accounts_to_remove(
+    removals: list[dict], services: list[dict], created: dict, passwd: dict, groups: dict
+) -> dict:
+    """The users and groups of removed services that the role created (`created`, the host's
+    record: {"users": [...], "groups": [...]}) and that nothing else uses: no service kept on the
+    host runs as them, and no account left on the host has the group as its primary group or is
+    a member of it. `passwd` and `groups` are the host's accounts as getent reads them."""
+    users = sorted(
+        {service["user"] for service in removals}
+        & set(created.get("users") or []) - {service["user"] for service in services}
+    )
+    remaining = {name: entry for name, entry in passwd.items() if name not in users}
+    primary_gids = {str(entry[2]) for entry in remaining.values() if len(entry) > 2}
+    removable_groups = []
+    for group in sorted(
+        {service["group"] for service in removals}
+        & set(created.get("groups") or []) - {service["group"] for service in services}
+    ):
+        entry = groups.get(group) or []
+        gid = str(entry[1]) if len(entry) > 1 else None
+        members = set(filter(None, str(entry[2]).split(","))) if len(entry) > 2 else set()
+        if gid not in primary_gids and not members & set(remaining):
+            removable_groups.append(group)
+    return {"users": users, "groups": removable_groups}
+
+
+def removal_errors(removals: list[dict], host: str, services: list[dict]) -> list[str]:
+    """A service marked absent may not name the metrics directory of a service kept on the host,
+    nor one inside or around it: removing it deletes that directory."""
+    errors = []
+    for removal in removals:
+        gone = str(removal["multiproc_dir"]).rstrip("/")
+        for service in services:
+            kept = str(service["multiproc_dir"]).rstrip("/")
+            if gone == kept or kept.startswith(gone + "/") or gone.startswith(kept + "/"):
+                errors.append(
+                    f"{host}: {_label(removal)}.multiproc_dir = {_json(removal['multiproc_dir'])}"
+                    f" (state: absent) would delete the metrics directory {_json(kept)} of"
+                    f" {_label(service)}; allowed: the directory the removed service had, set"
+                    " only where it was not the default /dev/shm/prom_<name>"
+                )
+    return errors
+
+
+# --- the control node's cache ---------------------------------------------------------------------
+def cache_to_prune(files: list[dict], releases: list[str], spare: int) -> list[str]:
+    """The cache files (find's results: path, mtime) to remove: app archives (`apps/<sha256>.tar`,
+    release word `app-<its first 16 digits>`) and wheelhouses (`wheelhouse/<target>/<key>.tar`,
+    `venv-<key>`) that no release held on a host names, except the `spare` most recently used of
+    each kind."""
+    held = {word for release in releases for word in str(release).split()}
+    to_prune = []
+    for kind in ("app", "venv"):
+        unheld = []
+        for entry in files:
+            path = Path(entry["path"])
+            is_app = path.parent.name == "apps"
+            if is_app != (kind == "app") or path.suffix != ".tar":
+                continue
+            word = f"app-{path.stem[:16]}" if is_app else f"venv-{path.stem}"
+            if word not in held:
+                unheld.append(entry)
+        unheld.sort(key=lambda entry: float(entry["mtime"]), reverse=True)
+        to_prune += [entry["path"] for entry in unheld[max(int(spare), 0) :]]
+    return sorted(to_prune)
 
 
 @cache
@@ -537,4 +689,12 @@ class FilterModule:
             "sanic_service_recycling_errors": recycling_errors,
             "sanic_service_recycling_environment": recycling_environment,
             "sanic_service_tls_errors": tls_errors,
+            "sanic_service_release": release_of,
+            "sanic_service_releases_kept": releases_kept,
+            "sanic_service_versions_to_prune": versions_to_prune,
+            "sanic_service_rollback_release": rollback_release,
+            "sanic_service_rollback_plan": rollback_plan,
+            "sanic_service_accounts_to_remove": accounts_to_remove,
+            "sanic_service_removal_errors": removal_errors,
+            "sanic_service_cache_to_prune": cache_to_prune,
         }
