@@ -51,6 +51,10 @@ def service(name="api", port=10010, **keys):
         environment={},
         install_root="/opt/sanic-services",
         allow_privileged_user=False,
+        max_requests=0,
+        max_requests_jitter=0,
+        max_rss_bytes=0,
+        keep_releases=1,
         host_address=HOST,
         inventory_hostname=HOST,
     )[0]
