@@ -128,8 +128,8 @@ class WorkerSupervisor:
         self._workers_live, self._workers_configured = _worker_gauges()
         self._restarts = _restarts_counter()
         self._recycling = recycling or RecyclingSettings()
-        # Process name -> (slot, pid) of its current process, as last seen.
-        self._current: dict[str, tuple[str, int]] = {}
+        # Process name -> pid of its current process, as last seen.
+        self._current: dict[str, int] = {}
         # Pids that left their slot and are not compacted yet -> (process name, why they left).
         self._departing: dict[int, tuple[str, str]] = {}
         self._recycled_pids: set[int] = set()
@@ -178,7 +178,7 @@ class WorkerSupervisor:
             if process.state in _EXITED and pid and self._handled_pid.get(process.name) != pid:
                 self._handled_pid[process.name] = pid
                 self._replace(process, pid)
-        self._note_departures(slotted)
+        self._note_departures(processes)
         self._compact_departed()
         if self._recycling.max_requests:
             self._recycle_on_request(processes)
@@ -235,14 +235,11 @@ class WorkerSupervisor:
         self._manager.monitor_publisher.send(process.name)
         logger.info("Requested restart of worker %s", process.name)
 
-    def _note_departures(self, slotted: list[tuple[str, WorkerProcess]]) -> None:
+    def _note_departures(self, processes: list[WorkerProcess]) -> None:
         """Record the pids that left their slot since the last check, and why."""
-        seen = {}
-        for slot, process in slotted:
-            if process.pid:
-                seen[process.name] = (slot, process.pid)
-        for name, (_, pid) in self._current.items():
-            if name in seen and seen[name][1] == pid:
+        seen = {process.name: process.pid for process in processes if process.pid}
+        for name, pid in self._current.items():
+            if seen.get(name) == pid:
                 continue
             # A crashed worker was compacted and counted when it was replaced.
             if self._handled_pid.get(name) != pid:
@@ -259,7 +256,7 @@ class WorkerSupervisor:
         self._wake.set()
 
     def _compact_departed(self) -> None:
-        live_pids = {pid for _, pid in self._current.values()}
+        live_pids = set(self._current.values())
         for pid, (_, reason) in list(self._departing.items()):
             if not has_exited(pid):
                 continue  # still finishing its requests
