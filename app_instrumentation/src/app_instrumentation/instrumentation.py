@@ -34,6 +34,7 @@ from app_instrumentation.http_metrics import (
     process_http_metrics,
 )
 from app_instrumentation.multiprocess_dir import require_multiprocess_dir
+from app_instrumentation.recycling import RecyclingSettings, ask_to_be_recycled
 from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP, WorkerSupervisor
 
 METRICS_PATH_ENV_VAR = "METRICS_PATH"
@@ -63,6 +64,8 @@ def instrument(
     if getattr(app.ctx, "app_instrumentation", None) is not None:
         return app
     multiprocess_dir = require_multiprocess_dir()
+    # In the main process and in every worker, so a bad value stops the start.
+    recycling = RecyclingSettings.from_environment()
     # Declaring the metrics opens files: only once the directory passed the check.
     http_metrics = process_http_metrics()
     metrics_path = metrics_path or os.environ.get(METRICS_PATH_ENV_VAR) or DEFAULT_METRICS_PATH
@@ -74,13 +77,18 @@ def instrument(
         name=METRICS_ROUTE_NAME,
     )
     _with_request_metrics(app, metrics_path, http_metrics)
+    request_limit = recycling.worker_request_limit()
+    if request_limit:
+        _with_request_limit(app, request_limit)
 
     def start_merger(app: Sanic) -> None:
         # Before the workers are spawned, so that they inherit the merger socket's path.
         app.ctx.app_instrumentation_merger = start_service_merger(multiprocess_dir)
 
     def start_worker_supervisor(app: Sanic) -> None:
-        app.ctx.app_instrumentation_supervisor = WorkerSupervisor(app.manager, multiprocess_dir)
+        app.ctx.app_instrumentation_supervisor = WorkerSupervisor(
+            app.manager, multiprocess_dir, recycling=recycling
+        )
         app.ctx.app_instrumentation_supervisor.start()
 
     app.main_process_start(start_merger)
@@ -215,3 +223,24 @@ def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetri
     app.request_class = InstrumentedRequest
     # Assigning __class__ keeps every reference to the app valid; the subclass adds no state.
     app.__class__ = InstrumentedSanic
+
+
+def _with_request_limit(app: Sanic, limit: int) -> None:
+    """Ask the main process to recycle this worker once it has served `limit` requests.
+
+    A subclass only when a limit is set, so that without one a request costs nothing more."""
+    remaining = limit
+    app_class = type(app)
+
+    class RequestLimitedSanic(app_class):
+        async def handle_request(self, request: Request) -> None:
+            nonlocal remaining
+            remaining -= 1
+            if not remaining:
+                # Asked again after as many requests, should the worker still be serving then.
+                remaining = limit
+                ask_to_be_recycled(self)
+            return await app_class.handle_request(self, request)
+
+    RequestLimitedSanic.__name__ = RequestLimitedSanic.__qualname__ = app_class.__name__
+    app.__class__ = RequestLimitedSanic

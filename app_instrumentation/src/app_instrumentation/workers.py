@@ -1,4 +1,5 @@
-"""Worker lifecycle in the Sanic main process: clean up after a dead worker, then replace it.
+"""Worker lifecycle in the Sanic main process: compact every departed worker, replace crashed ones,
+recycle workers, and write per-worker process metrics.
 
 Sanic 25.x marks a crashed worker FAILED and keeps serving with one worker fewer; it has no
 child_exit hook. `WorkerSupervisor` is a thread in the main process that watches the states the
@@ -7,7 +8,16 @@ must finish before a replacement exists, since a new process may reuse the pid) 
 manager to restart that one worker through the manager's monitor pipe, so the restart itself runs
 in the manager's thread like any restart Sanic does on request; this thread never mutates the
 manager. A worker that keeps dying is not restarted forever: past `max_restarts` within
-`restart_window` seconds the service shuts down and exits non-zero so systemd can act.
+`restart_window` seconds the service shuts down and exits non-zero so systemd can act. Only
+crashes count towards that budget: recycles and restarts done on request are not a crash loop.
+
+Workers also leave without dying on their own: recycled by this supervisor, restarted through the
+Inspector, `app.m.restart` or auto-reload, or scaled down. Each shows up as a slot whose pid
+changed (or a slot that went away); the old pid is compacted once it has exited, which
+`os.waitid(..., WNOWAIT)` sees without reaping it, so that its pid cannot be reused before the
+compaction (with STARTUP_FIRST the old worker still finishes its in-flight requests first).
+Every departure counts in `sanic_worker_restarts_total{reason}`: crash, recycled (by this
+supervisor, see recycling.py) or manual (any restart Sanic did on request).
 
 `sanic_workers_live` and `sanic_workers_configured` are written by this process only, with
 multiprocess_mode "mostrecent": the newest write wins, so a file left by an earlier main process
@@ -17,19 +27,32 @@ starts, so workers never write a file for them.
 """
 
 import collections
+import contextlib
 import functools
+import os
 import threading
 import time
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 from sanic.log import error_logger, logger
 from sanic.worker.constants import ProcessState
 from sanic.worker.manager import WorkerManager
 from sanic.worker.process import WorkerProcess
 
 from app_instrumentation.compaction import compact_dead_worker
+from app_instrumentation.process_metrics import MAIN_SLOT, process_gauges, read_process
+from app_instrumentation.recycling import (
+    MAX_REQUESTS_ENV_VAR,
+    MAX_RSS_BYTES_ENV_VAR,
+    RECYCLE_REQUEST_KEY,
+    RecyclingSettings,
+)
 
 EXIT_CODE_RESTART_LOOP = 3
+RESTART_REASONS = ("crash", "recycled", "manual")
+# How often process metrics are written and resident memory is checked: far below any scrape
+# interval, and reading /proc for a few processes once a second costs well under a millisecond.
+PROCESS_METRICS_INTERVAL = 1.0
 _EXITED = frozenset((ProcessState.FAILED, ProcessState.COMPLETED))
 
 
@@ -49,6 +72,31 @@ def _worker_gauges() -> tuple[Gauge, Gauge]:
     return live, configured
 
 
+@functools.cache
+def _restarts_counter() -> Counter:
+    restarts = Counter(
+        "sanic_worker_restarts",
+        "Server workers that left and were replaced, by reason: crash, recycled, manual.",
+        ("reason",),
+    )
+    for reason in RESTART_REASONS:
+        restarts.labels(reason)
+    return restarts
+
+
+def has_exited(pid: int) -> bool:
+    """Whether child `pid` has exited, without reaping it (a zombie keeps its pid taken)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # already reaped by Sanic or multiprocessing
+        return True
+
+
+def slot_of(worker_name: str) -> str:
+    """Sanic's server number: "Server-3" -> "3"."""
+    return worker_name.rpartition("-")[2]
+
+
 class WorkerSupervisor:
     """Keeps the service at the configured number of server workers (see module docstring)."""
 
@@ -60,6 +108,7 @@ class WorkerSupervisor:
         poll_interval: float = 0.1,
         max_restarts: int = 10,
         restart_window: float = 60.0,
+        recycling: RecyclingSettings | None = None,
     ) -> None:
         self._manager = manager
         self._multiprocess_dir = multiprocess_dir
@@ -72,8 +121,19 @@ class WorkerSupervisor:
         self._serving = False
         self._startup_failure_reported = False
         self._stopping = threading.Event()
+        # Set when a departing worker exits, so that its files are compacted at once, not at
+        # the next poll: until then they are files of no live worker.
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
         self._workers_live, self._workers_configured = _worker_gauges()
+        self._restarts = _restarts_counter()
+        self._recycling = recycling or RecyclingSettings()
+        # Process name -> pid of its current process, as last seen.
+        self._current: dict[str, int] = {}
+        # Pids that left their slot and are not compacted yet -> (process name, why they left).
+        self._departing: dict[int, tuple[str, str]] = {}
+        self._recycled_pids: set[int] = set()
+        self._next_process_metrics = 0.0
         self.gave_up = False
 
     def start(self) -> None:
@@ -81,26 +141,33 @@ class WorkerSupervisor:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._poll_interval):
+        while True:
+            self._wake.wait(self._poll_interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 self.check_workers()
             except Exception:
                 error_logger.exception("worker supervisor check failed")
 
-    def _server_processes(self) -> list[WorkerProcess]:
+    def _server_processes(self) -> list[tuple[str, WorkerProcess]]:
+        """(slot, process) of every server worker."""
         # Snapshots: the manager's thread may add or remove workers while we read.
         return [
-            process
+            (slot_of(worker.name), process)
             for worker in list(self._manager.transient.values())
             if worker.name.startswith(WorkerProcess.SERVER_LABEL)
             for process in list(worker.processes)
         ]
 
     def check_workers(self) -> None:
-        processes = self._server_processes()
+        slotted = self._server_processes()
+        processes = [process for _, process in slotted]
         if not self._serving:
             self._stop_if_a_worker_died_starting(processes)
             return
@@ -111,6 +178,14 @@ class WorkerSupervisor:
             if process.state in _EXITED and pid and self._handled_pid.get(process.name) != pid:
                 self._handled_pid[process.name] = pid
                 self._replace(process, pid)
+        self._note_departures(processes)
+        self._compact_departed()
+        if self._recycling.max_requests:
+            self._recycle_on_request(processes)
+        now = time.monotonic()
+        if now >= self._next_process_metrics:
+            self._next_process_metrics = now + PROCESS_METRICS_INTERVAL
+            self._write_process_metrics(slotted)
         counts = (sum(p.state is ProcessState.ACKED for p in processes), self._manager.num_server)
         if counts != self._published_counts:
             self._workers_live.set(counts[0])
@@ -142,6 +217,7 @@ class WorkerSupervisor:
             process.exitcode,
         )
         compact_dead_worker(self._multiprocess_dir, pid)
+        self._restarts.labels("crash").inc()
         now = time.monotonic()
         self._restart_times.append(now)
         while self._restart_times[0] < now - self._restart_window:
@@ -158,3 +234,78 @@ class WorkerSupervisor:
             return
         self._manager.monitor_publisher.send(process.name)
         logger.info("Requested restart of worker %s", process.name)
+
+    def _note_departures(self, processes: list[WorkerProcess]) -> None:
+        """Record the pids that left their slot since the last check, and why."""
+        seen = {process.name: process.pid for process in processes if process.pid}
+        for name, pid in self._current.items():
+            if seen.get(name) == pid:
+                continue
+            # A crashed worker was compacted and counted when it was replaced.
+            if self._handled_pid.get(name) != pid:
+                reason = "recycled" if pid in self._recycled_pids else "manual"
+                self._departing[pid] = (name, reason)
+                threading.Thread(
+                    target=self._wake_when_exited, args=(pid,), name=f"wait-{pid}", daemon=True
+                ).start()
+        self._current = seen
+
+    def _wake_when_exited(self, pid: int) -> None:
+        with contextlib.suppress(ChildProcessError):  # reaped already: it has exited
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        self._wake.set()
+
+    def _compact_departed(self) -> None:
+        live_pids = set(self._current.values())
+        for pid, (_, reason) in list(self._departing.items()):
+            if not has_exited(pid):
+                continue  # still finishing its requests
+            del self._departing[pid]
+            self._recycled_pids.discard(pid)
+            # Reaped and its pid already reused by a new worker: the files are that worker's now.
+            if pid not in live_pids:
+                compact_dead_worker(self._multiprocess_dir, pid)
+            self._restarts.labels(reason).inc()
+            logger.info("Worker pid %s left (%s); its metrics files are compacted", pid, reason)
+
+    def _recycle_on_request(self, processes: list[WorkerProcess]) -> None:
+        """Recycle the workers that reached their request limit (recycling.py)."""
+        asked = {
+            entry.get(RECYCLE_REQUEST_KEY)
+            for entry in self._manager.worker_state.copy().values()
+            if isinstance(entry, dict)
+        }
+        for process in processes:
+            if process.pid in asked:
+                self._recycle(process, f"it served its {MAX_REQUESTS_ENV_VAR}")
+
+    def _recycle(self, process: WorkerProcess, why: str) -> None:
+        """Replace `process` by a new worker started before it stops (STARTUP_FIRST)."""
+        pid = process.pid
+        if pid in self._recycled_pids or process.state is not ProcessState.ACKED:
+            return  # already being recycled, or not serving yet
+        if any(name == process.name for name, _ in self._departing.values()):
+            # Its previous process has not exited yet: Sanic keeps one old process per slot
+            # (a second restart now would make it lose track of the first). Asked again later.
+            return
+        self._recycled_pids.add(pid)
+        logger.info("Recycling worker %s (pid %s): %s", process.name, pid, why)
+        # Sanic's own message format, as app.m.restart(zero_downtime=True) sends it.
+        self._manager.monitor_publisher.send(f"{process.name}::STARTUP_FIRST")
+
+    def _write_process_metrics(self, slotted: list[tuple[str, WorkerProcess]]) -> None:
+        gauges = process_gauges()
+        main = read_process(os.getpid())
+        if main is not None:
+            gauges.write(MAIN_SLOT, main)
+        max_rss = self._recycling.max_rss_bytes
+        for slot, process in slotted:
+            if not process.pid or process.state is not ProcessState.ACKED:
+                continue
+            sample = read_process(process.pid)
+            if sample is None:
+                continue
+            gauges.write(slot, sample)
+            if max_rss and sample.resident_bytes > max_rss:
+                why = f"resident memory {sample.resident_bytes} > {MAX_RSS_BYTES_ENV_VAR} {max_rss}"
+                self._recycle(process, why)

@@ -1,0 +1,91 @@
+"""Process metrics of every worker, read from /proc and written by the Sanic main process.
+
+prometheus_client has no process collector in multiprocess mode, and a gauge written by each worker
+would leave a file per pid. So the main process reads each worker's /proc/<pid>/stat and fd
+directory, and its own, and writes them under a bounded `slot` label: Sanic's server number
+("0".."N-1") or "main". The gauges use multiprocess_mode "mostrecent", like sanic_workers_live:
+only the main process writes them, and the newest write wins. The slot's CPU seconds drop when
+its worker is replaced, which rate() treats as a counter reset.
+"""
+
+import dataclasses
+import functools
+import os
+
+from prometheus_client import Gauge
+
+MAIN_SLOT = "main"
+_CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+# Indexes into /proc/<pid>/stat's fields after the command name (proc(5) numbers minus 3).
+_UTIME, _STIME, _STARTTIME, _RSS = 11, 12, 19, 21
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessSample:
+    resident_bytes: int
+    cpu_seconds: float
+    open_fds: int
+    start_time_seconds: float
+
+
+@functools.cache
+def boot_time_seconds() -> float:
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise RuntimeError("/proc/stat has no btime line")
+
+
+def read_process(pid: int) -> ProcessSample | None:
+    """The process's figures now, or None if it has exited (or is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The command name may hold spaces and parentheses: split after its last ')'.
+            fields = stat.read().rpartition(")")[2].split()
+        open_fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if fields[0] == "Z":
+        return None
+    return ProcessSample(
+        resident_bytes=int(fields[_RSS]) * _PAGE_BYTES,
+        cpu_seconds=(int(fields[_UTIME]) + int(fields[_STIME])) / _CLOCK_TICKS_PER_SECOND,
+        open_fds=open_fds,
+        start_time_seconds=boot_time_seconds() + int(fields[_STARTTIME]) / _CLOCK_TICKS_PER_SECOND,
+    )
+
+
+class ProcessGauges:
+    """The four per-slot gauges; declared once per process (see process_gauges)."""
+
+    def __init__(self) -> None:
+        def gauge(name: str, documentation: str) -> Gauge:
+            return Gauge(name, documentation, ("slot",), multiprocess_mode="mostrecent")
+
+        self.resident_memory = gauge(
+            "sanic_worker_resident_memory_bytes", "Resident memory of the process in the slot."
+        )
+        self.cpu_seconds = gauge(
+            "sanic_worker_cpu_seconds",
+            "CPU seconds of the process in the slot; drops when its worker is replaced.",
+        )
+        self.open_fds = gauge(
+            "sanic_worker_open_fds", "Open file descriptors of the slot's process."
+        )
+        self.start_time = gauge(
+            "sanic_worker_start_time_seconds", "Start time of the slot's process, unix seconds."
+        )
+
+    def write(self, slot: str, sample: ProcessSample) -> None:
+        self.resident_memory.labels(slot).set(sample.resident_bytes)
+        self.cpu_seconds.labels(slot).set(sample.cpu_seconds)
+        self.open_fds.labels(slot).set(sample.open_fds)
+        self.start_time.labels(slot).set(sample.start_time_seconds)
+
+
+@functools.cache
+def process_gauges() -> ProcessGauges:
+    """Declared by the main process's supervisor only: a registry refuses a name twice."""
+    return ProcessGauges()

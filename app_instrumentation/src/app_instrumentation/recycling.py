@@ -1,0 +1,77 @@
+"""Worker recycling settings, and how a worker asks the main process to recycle it.
+
+Sanic has no `max_requests` (sanic-org/sanic 713, 3055). Here the main process's WorkerSupervisor
+does every recycle, by memory or by request count, so there is one place that restarts workers
+with RestartOrder.STARTUP_FIRST and knows why. Only the request count lives in the worker: it
+counts in `handle_request` (one integer decrement; nothing at all when recycling by requests is
+off) and, at its limit, writes its pid under RECYCLE_REQUEST_KEY in its own entry of Sanic's
+shared worker state, which the supervisor reads. The write is an IPC call, made once per limit.
+
+Settings (environment, read by the main process and by every worker; 0 or unset means off):
+- SANIC_WORKER_MAX_REQUESTS: recycle a worker after this many requests;
+- SANIC_WORKER_MAX_REQUESTS_JITTER: each worker's limit is max_requests + a random 0..jitter,
+  drawn when it starts, so that workers started together do not recycle together;
+- SANIC_WORKER_MAX_RSS_BYTES: recycle a worker whose resident memory exceeds this.
+"""
+
+import dataclasses
+import os
+import random
+
+from sanic import Sanic
+from sanic.log import error_logger
+
+MAX_REQUESTS_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS"
+MAX_REQUESTS_JITTER_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS_JITTER"
+MAX_RSS_BYTES_ENV_VAR = "SANIC_WORKER_MAX_RSS_BYTES"
+# The key a worker sets (to its pid) in its Sanic worker state to ask to be recycled.
+RECYCLE_REQUEST_KEY = "app_instrumentation_recycle_pid"
+
+
+def _whole_number(name: str) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return 0
+    if not text.isdecimal():
+        raise SystemExit(
+            f"app_instrumentation: error: {name}={text} is not a whole number >= 0; "
+            f"fix: set {name} to a number such as 10000, or to 0 (or unset it) to turn it off"
+        )
+    return int(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecyclingSettings:
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    max_rss_bytes: int = 0
+
+    @classmethod
+    def from_environment(cls) -> "RecyclingSettings":
+        """The settings, or SystemExit naming the variable that is not a whole number >= 0."""
+        settings = cls(
+            max_requests=_whole_number(MAX_REQUESTS_ENV_VAR),
+            max_requests_jitter=_whole_number(MAX_REQUESTS_JITTER_ENV_VAR),
+            max_rss_bytes=_whole_number(MAX_RSS_BYTES_ENV_VAR),
+        )
+        if settings.max_requests_jitter and not settings.max_requests:
+            raise SystemExit(
+                f"app_instrumentation: error: {MAX_REQUESTS_JITTER_ENV_VAR}="
+                f"{settings.max_requests_jitter} without {MAX_REQUESTS_ENV_VAR}; fix: set "
+                f"{MAX_REQUESTS_ENV_VAR} too, or unset {MAX_REQUESTS_JITTER_ENV_VAR}"
+            )
+        return settings
+
+    def worker_request_limit(self) -> int:
+        """This worker's request limit (0: no limit), jitter drawn now."""
+        if not self.max_requests:
+            return 0
+        return self.max_requests + random.randint(0, self.max_requests_jitter)
+
+
+def ask_to_be_recycled(app: Sanic) -> None:
+    """Tell the main process's supervisor that this worker has served its requests."""
+    try:
+        app.m.state[RECYCLE_REQUEST_KEY] = os.getpid()
+    except Exception:  # no multiplexer (single process) or the main process is gone
+        error_logger.exception("could not ask the main process to recycle this worker")
