@@ -360,8 +360,17 @@ NOT_NON_NEGATIVE = [
 
 @pytest.mark.parametrize(("key", "value"), list(itertools.product(RECYCLING_KEYS, NON_NEGATIVE)))
 def test_a_recycling_setting_of_an_integer_zero_or_more_is_allowed(key, value):
-    settings = dict.fromkeys(RECYCLING_KEYS, 0)
+    # A request limit, so that any jitter has one to add to.
+    settings = {**dict.fromkeys(RECYCLING_KEYS, 0), "max_requests": 1}
     assert filters.recycling_errors([service(**{**settings, key: value})], HOST) == []
+
+
+@pytest.mark.parametrize("jitter", [value for value in NON_NEGATIVE if int(value) > 0])
+def test_jitter_without_a_request_limit_is_refused(jitter):
+    settings = {**dict.fromkeys(RECYCLING_KEYS, 0), "max_requests_jitter": jitter}
+    errors = filters.recycling_errors([service(**settings)], HOST)
+    assert len(errors) == 1
+    assert_named(errors, f".max_requests_jitter = {json.dumps(jitter)}", "without max_requests")
 
 
 @pytest.mark.parametrize(

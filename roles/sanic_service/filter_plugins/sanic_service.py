@@ -648,6 +648,19 @@ def recycling_errors(services: list[dict], host: str) -> list[str]:
                     f"{host}: {_label(service)}.environment.{variable} is not allowed; use the"
                     f" service's {key} key (or sanic_service_{key} for every service)"
                 )
+        # The service's main process refuses this at start (app_instrumentation/recycling.py):
+        # refused here, it never reaches a host.
+        jitter, limit = service["max_requests_jitter"], service["max_requests"]
+        if (
+            _non_negative_integer(jitter)
+            and _non_negative_integer(limit)
+            and int(jitter)
+            and not int(limit)
+        ):
+            errors.append(
+                f"{host}: {_label(service)}.max_requests_jitter = {json.dumps(jitter)} is not"
+                f" allowed without max_requests; set max_requests > 0, or jitter 0"
+            )
     return errors
 
 
