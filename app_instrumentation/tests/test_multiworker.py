@@ -183,8 +183,20 @@ def test_promtool_check_metrics_reports_nothing(service, accept):
 
 def test_distinct_random_paths_do_not_add_series(service):
     # Every worker serves an unmatched request first, so that the series exists in every file.
+    # The kernel hands connections to workers unevenly (one may get none of 16), so warm-up
+    # rounds go on until every worker has written its histogram file.
     warm_up = [("GET", f"/warm-up-unmatched/{n}") for n in range(400)]
-    asyncio.run(send_requests(service.port, warm_up, connections=16))
+
+    def every_worker_warmed_up() -> bool:
+        asyncio.run(send_requests(service.port, warm_up, connections=16))
+        histogram_pids = {
+            match.group(1)
+            for path in Path(service.multiprocess_dir).iterdir()
+            if (match := re.fullmatch(r"histogram_(\d+)\.db", path.name))
+        }
+        return len(histogram_pids) >= WORKERS
+
+    assert wait_for(every_worker_warmed_up, timeout=60, interval=0)
     before = wait_for(lambda: (samples := service.scrape())[ACTIVE] == 0 and samples, timeout=10)
     file_sizes = {
         path.name: path.stat().st_size for path in Path(service.multiprocess_dir).iterdir()
