@@ -7,12 +7,14 @@ import http.client
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from app_instrumentation.instrumentation import DRAIN_SECONDS
 from app_instrumentation.recycling import (
     MAX_REQUESTS_ENV_VAR,
     MAX_REQUESTS_JITTER_ENV_VAR,
@@ -300,3 +302,43 @@ def test_jitter_without_max_requests_is_refused(monkeypatch):
 def test_a_service_with_a_bad_setting_does_not_start():
     with pytest.raises(RuntimeError, match=f"{MAX_REQUESTS_ENV_VAR}=many is not a whole number"):
         SanicService(workers=2, **{MAX_REQUESTS_ENV_VAR: "many"}).__enter__()
+
+
+def test_a_connection_accepted_as_a_worker_stops_is_answered_not_closed_as_idle():
+    """Sanic closes every connection that has no request in progress when its drain ends: one
+    it accepted a moment before, whose client has not sent its request yet, would be closed
+    unanswered. Here the request is sent just after the drain ended (the worker has stopped
+    accepting by then); the worker that accepted the connection must answer it."""
+    with SanicService(workers=1, INSTRUMENTED_APP=LIFECYCLE_APP) as service:
+        (pid,) = service.worker_pids().values()
+        os.kill(pid, signal.SIGTERM)
+        assert wait_for(lambda: f"Stopping worker [{pid}]" in service.log(), timeout=10)
+        drain_ends = time.monotonic() + DRAIN_SECONDS
+        with socket.create_connection(("127.0.0.1", service.port), timeout=10) as client:
+            time.sleep(drain_ends - time.monotonic() + 0.3)
+            client.sendall(b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n")
+            answer = client.makefile("rb").read()
+
+        assert answer.startswith(b"HTTP/1.1 200"), (answer, service.log()[-3000:])
+        assert answer.endswith(str(pid).encode()), answer
+
+
+def test_a_worker_that_stops_folds_its_own_files_before_it_exits():
+    # The main process is frozen, so it cannot be the one that compacts: the worker's files must
+    # be gone by the time the worker has exited, with no moment where files of no live process
+    # sit in the directory.
+    with SanicService(workers=2, INSTRUMENTED_APP=LIFECYCLE_APP) as service:
+        served_by(service, 20)
+        stopped = service.worker_pids()["Sanic-Server-0-0"]
+        assert files_of(service, [stopped])
+        os.kill(service.process.pid, signal.SIGSTOP)
+        try:
+            os.kill(stopped, signal.SIGTERM)
+            assert wait_for(lambda: stopped not in service.worker_pids().values())
+            left = files_of(service, [stopped])
+        finally:
+            os.kill(service.process.pid, signal.SIGCONT)
+
+        assert left == []
+        assert wait_for(lambda: restarts(service)["crash"] == 1), service.log()
+        assert counted(service, "/pid") == 20

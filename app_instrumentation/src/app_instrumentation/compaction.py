@@ -1,9 +1,11 @@
 """Fold a dead worker's prometheus_client multiprocess files into per-type archive files.
 
 Every worker that ever ran leaves `<type>_<pid>.db` files behind, and the merge at scrape time reads
-them all, so scrape cost grows with every restart. The Sanic main process is the only parent of the
-writers and knows when one has died: it calls `compact_dead_worker(path, pid)` after the worker has
-exited and before a replacement is started, so no process can be writing that pid's files.
+them all, so scrape cost grows with every restart. A worker that exits normally folds its own files
+as its process ends (`compact_own_files_at_exit`), so none are left of a process that is gone. For a
+worker that was killed, the Sanic main process, the only parent of the writers, calls
+`compact_dead_worker(path, pid)` once it has exited and before a replacement is started, so no
+process can be writing that pid's files.
 
 What happens to each of the dead worker's files, chosen so that the merged exposition is unchanged:
 
@@ -35,6 +37,8 @@ unit wipes it at every service start, which is what a dead main process leads to
 import contextlib
 import fcntl
 import logging
+import multiprocessing
+import multiprocessing.util
 import os
 import struct
 
@@ -156,6 +160,34 @@ def compact_dead_worker(path: str, pid: int) -> None:
     """
     if pid == os.getpid():
         raise ValueError(f"refusing to compact the files of the running process {pid}")
+    _compact(path, pid)
+
+
+def compact_own_files_at_exit(path: str) -> None:
+    """Have this worker process fold its own files into the archives when it exits.
+
+    Runs when multiprocessing ends the process, after Sanic's serve() has returned: nothing counts
+    any more. Until the parent notices the exit, files of no live process would otherwise sit in
+    the directory; and a worker that exits this way leaves none for the parent to compact. A
+    worker that is killed still leaves its files, which the parent compacts. Not in a process
+    that multiprocessing did not start (a single-process server, a test client).
+    """
+    if multiprocessing.parent_process() is None:
+        return
+    pid = os.getpid()
+
+    def compact() -> None:
+        try:
+            _compact(path, pid)
+        except FileNotFoundError:  # the directory itself is gone: nothing left to fold
+            pass
+        except OSError:
+            logger.exception("could not compact this worker's metrics files at exit")
+
+    multiprocessing.util.Finalize(None, compact, exitpriority=0)
+
+
+def _compact(path: str, pid: int) -> None:
     with directory_lock(path, exclusive=True):
         for prefix in _LIVE_GAUGE_PREFIXES:
             with contextlib.suppress(FileNotFoundError):

@@ -22,11 +22,13 @@ signal costs ~3.5 us per dispatch. Two overridden methods cost two coroutine fra
 
 import asyncio
 import os
-from time import perf_counter
+from time import monotonic, perf_counter
 
 from sanic import Request, Sanic
 
 from app_instrumentation.access import AccessPolicy
+from app_instrumentation.compaction import compact_own_files_at_exit
+from app_instrumentation.draining import stop_accepting_and_read_pending
 from app_instrumentation.exposition import make_metrics_handler, start_service_merger
 from app_instrumentation.http_metrics import (
     CLIENT_CLOSED_REQUEST,
@@ -91,6 +93,10 @@ def instrument(
         )
         app.ctx.app_instrumentation_supervisor.start()
 
+    def compact_at_exit(app: Sanic) -> None:
+        compact_own_files_at_exit(multiprocess_dir)
+
+    app.before_server_start(compact_at_exit)
     app.main_process_start(start_merger)
     app.main_process_ready(start_worker_supervisor)
     app.main_process_stop(_stop_worker_supervisor)
@@ -132,10 +138,13 @@ def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetri
         """Let each busy keep-alive connection end after its next answer, before Sanic closes the
         idle ones. Sanic itself keeps serving a busy connection until its graceful timeout and
         then aborts it mid-request; a client told `Connection: close` reconnects instead, and
-        under socket activation that new connection waits for the next worker."""
+        under socket activation that new connection waits for the next worker. Then the worker
+        stops accepting and reads the requests already sent to it (draining.py)."""
         nonlocal draining
         draining = True
+        draining_since = monotonic()
         await asyncio.sleep(DRAIN_SECONDS)
+        await stop_accepting_and_read_pending(draining_since)
 
     app.before_server_stop(drain_keep_alive_connections)
 
