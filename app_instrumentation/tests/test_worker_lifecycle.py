@@ -342,3 +342,31 @@ def test_a_worker_that_stops_folds_its_own_files_before_it_exits():
         assert left == []
         assert wait_for(lambda: restarts(service)["crash"] == 1), service.log()
         assert counted(service, "/pid") == 20
+
+
+def test_an_old_worker_left_running_by_a_late_replacement_is_stopped(tmp_path):
+    # Sanic gives up waiting (here after 2 s, not 30) for a replacement that starts late (4 s),
+    # and would leave the old worker running next to it for good.
+    marker = tmp_path / "start-late"
+    with SanicService(
+        workers=1,
+        INSTRUMENTED_APP="lifecycle_app:create_late_starting_app",
+        LATE_START_MARKER=str(marker),
+        **{MAX_REQUESTS_ENV_VAR: "30"},
+    ) as service:
+        (old_pid,) = service.worker_pids().values()
+        marker.touch()
+        sent = 0
+        while "Recycling worker" not in service.log():
+            served_by(service, 1)
+            sent += 1
+            assert sent <= 100, service.log()
+            time.sleep(0.05)
+
+        assert wait_for(lambda: restarts(service)["recycled"] == 1, timeout=60), service.log()
+        log = service.log()
+        assert "failed to come ack within 2.0 seconds" in log
+        assert f"(pid {old_pid}) was left running after its replacement started late" in log
+        assert old_pid not in service.worker_pids().values()
+        assert len(service.worker_pids()) == 1
+        assert files_of(service, [old_pid]) == []

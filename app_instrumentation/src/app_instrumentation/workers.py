@@ -53,6 +53,10 @@ RESTART_REASONS = ("crash", "recycled", "manual")
 # How often process metrics are written and resident memory is checked: far below any scrape
 # interval, and reading /proc for a few processes once a second costs well under a millisecond.
 PROCESS_METRICS_INTERVAL = 1.0
+# Sanic's STARTUP_FIRST thread stops the old process within 0.1 s of the new one's acknowledgement;
+# still there this long after it, the old process was left behind (see _stop_left_behind). Long,
+# so that a thread merely starved of CPU is never taken for one that gave up.
+LEFT_BEHIND_AFTER_SECONDS = 5.0
 _EXITED = frozenset((ProcessState.FAILED, ProcessState.COMPLETED))
 
 
@@ -133,6 +137,8 @@ class WorkerSupervisor:
         # Pids that left their slot and are not compacted yet -> (process name, why they left).
         self._departing: dict[int, tuple[str, str]] = {}
         self._recycled_pids: set[int] = set()
+        # Old pid -> when its replacement was first seen acknowledged while it still ran.
+        self._replaced_at: dict[int, float] = {}
         self._next_process_metrics = 0.0
         self.gave_up = False
 
@@ -179,6 +185,7 @@ class WorkerSupervisor:
                 self._handled_pid[process.name] = pid
                 self._replace(process, pid)
         self._note_departures(processes)
+        self._stop_left_behind(processes)
         self._compact_departed()
         if self._recycling.max_requests:
             self._recycle_on_request(processes)
@@ -255,6 +262,35 @@ class WorkerSupervisor:
             os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
         self._wake.set()
 
+    def _stop_left_behind(self, processes: list[WorkerProcess]) -> None:
+        """Stop an old process Sanic's STARTUP_FIRST restart left running.
+
+        Sanic's thread waits 30 s for the new process's acknowledgement and, if it comes later,
+        gives up with a TimeoutError and never stops the old one: the slot then runs two processes
+        for good, and cannot be recycled again (one old process per slot). Sanic keeps the old
+        process as `_old_process` until its thread has stopped it; one still there well after the
+        new process was acknowledged was given up on. Stopped once, like Sanic would: a second
+        SIGTERM would cut the old worker's drain short."""
+        now = time.monotonic()
+        by_name = {process.name: process for process in processes}
+        for pid, (name, _) in self._departing.items():
+            process = by_name.get(name)
+            old = getattr(process, "_old_process", None)
+            if old is None or old.pid != pid or process.state is not ProcessState.ACKED:
+                continue
+            replaced_at = self._replaced_at.setdefault(pid, now)
+            if now - replaced_at < LEFT_BEHIND_AFTER_SECONDS or has_exited(pid):
+                continue
+            error_logger.warning(
+                "Worker %s (pid %s) was left running after its replacement started late; "
+                "stopping it",
+                name,
+                pid,
+            )
+            old.terminate()
+            del process._old_process  # as Sanic's thread does once it has stopped it
+            self._replaced_at.pop(pid)
+
     def _compact_departed(self) -> None:
         live_pids = set(self._current.values())
         for pid, (_, reason) in list(self._departing.items()):
@@ -262,6 +298,7 @@ class WorkerSupervisor:
                 continue  # still finishing its requests
             del self._departing[pid]
             self._recycled_pids.discard(pid)
+            self._replaced_at.pop(pid, None)
             # Reaped and its pid already reused by a new worker: the files are that worker's now.
             if pid not in live_pids:
                 compact_dead_worker(self._multiprocess_dir, pid)
