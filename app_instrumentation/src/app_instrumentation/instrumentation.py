@@ -245,9 +245,7 @@ def _with_request_limit(app: Sanic, limit: int) -> None:
         async def handle_request(self, request: Request) -> None:
             nonlocal remaining
             remaining -= 1
-            if not remaining:
-                # Asked again after as many requests, should the worker still be serving then.
-                remaining = limit
+            if remaining == 0:  # once: the count goes on below 0, and the main process retries
                 ask_to_be_recycled(self)
             return await app_class.handle_request(self, request)
 

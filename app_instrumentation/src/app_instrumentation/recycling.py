@@ -4,8 +4,14 @@ Sanic has no `max_requests` (sanic-org/sanic 713, 3055). Here the main process's
 does every recycle, by memory or by request count, so there is one place that restarts workers
 with RestartOrder.STARTUP_FIRST and knows why. Only the request count lives in the worker: it
 counts in `handle_request` (one integer decrement; nothing at all when recycling by requests is
-off) and, at its limit, writes its pid under RECYCLE_REQUEST_KEY in its own entry of Sanic's
-shared worker state, which the supervisor reads. The write is an IPC call, made once per limit.
+off) and, at its limit, asks once: it adds a key of its own, RECYCLE_REQUEST_PREFIX + its pid, to
+Sanic's shared worker state, which the supervisor reads and removes. One IPC call per worker.
+
+Not a field of the worker's own entry in that state: Sanic rewrites an entry whole (read, change,
+write back) from the worker, its replacement and the main process, and two such rewrites at once
+lose one. An old worker that asked again while its replacement started could so undo the
+replacement's acknowledgement: Sanic then never stopped the old worker and the slot never counted
+as live again (the 1,000-recycle runs ended so).
 
 Settings (environment, read by the main process and by every worker; 0 or unset means off):
 - SANIC_WORKER_MAX_REQUESTS: recycle a worker after this many requests;
@@ -24,8 +30,9 @@ from sanic.log import error_logger
 MAX_REQUESTS_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS"
 MAX_REQUESTS_JITTER_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS_JITTER"
 MAX_RSS_BYTES_ENV_VAR = "SANIC_WORKER_MAX_RSS_BYTES"
-# The key a worker sets (to its pid) in its Sanic worker state to ask to be recycled.
-RECYCLE_REQUEST_KEY = "app_instrumentation_recycle_pid"
+# Prefix of the key (prefix + pid) a worker adds to Sanic's shared worker state to ask to be
+# recycled; its value is {"pid": pid} (Sanic reads every value as a dict).
+RECYCLE_REQUEST_PREFIX = "app_instrumentation_recycle:"
 
 
 def _whole_number(name: str) -> int:
@@ -71,7 +78,9 @@ class RecyclingSettings:
 
 def ask_to_be_recycled(app: Sanic) -> None:
     """Tell the main process's supervisor that this worker has served its requests."""
+    pid = os.getpid()
     try:
-        app.m.state[RECYCLE_REQUEST_KEY] = os.getpid()
+        # The shared dict itself (WorkerState keeps it as _state): one atomic write of a new key.
+        app.m.state._state[f"{RECYCLE_REQUEST_PREFIX}{pid}"] = {"pid": pid}
     except Exception:  # no multiplexer (single process) or the main process is gone
         error_logger.exception("could not ask the main process to recycle this worker")

@@ -44,7 +44,7 @@ from app_instrumentation.process_metrics import MAIN_SLOT, process_gauges, read_
 from app_instrumentation.recycling import (
     MAX_REQUESTS_ENV_VAR,
     MAX_RSS_BYTES_ENV_VAR,
-    RECYCLE_REQUEST_KEY,
+    RECYCLE_REQUEST_PREFIX,
     RecyclingSettings,
 )
 
@@ -306,15 +306,24 @@ class WorkerSupervisor:
             logger.info("Worker pid %s left (%s); its metrics files are compacted", pid, reason)
 
     def _recycle_on_request(self, processes: list[WorkerProcess]) -> None:
-        """Recycle the workers that reached their request limit (recycling.py)."""
-        asked = {
-            entry.get(RECYCLE_REQUEST_KEY)
-            for entry in self._manager.worker_state.copy().values()
-            if isinstance(entry, dict)
+        """Recycle the workers that reached their request limit (recycling.py). A worker asks
+        once: its request stays until it is done (a slot busy with an earlier recycle is asked
+        again at the next check), and is removed once the worker is gone."""
+        worker_state = self._manager.worker_state
+        asks = {
+            key: entry.get("pid")
+            for key, entry in worker_state.copy().items()
+            if key.startswith(RECYCLE_REQUEST_PREFIX) and isinstance(entry, dict)
         }
-        for process in processes:
-            if process.pid in asked:
+        if not asks:
+            return
+        by_pid = {process.pid: process for process in processes}
+        for key, pid in asks.items():
+            process = by_pid.get(pid)
+            if process is not None:
                 self._recycle(process, f"it served its {MAX_REQUESTS_ENV_VAR}")
+            elif pid not in self._departing:
+                worker_state.pop(key, None)  # recycled and gone, or gone another way
 
     def _recycle(self, process: WorkerProcess, why: str) -> None:
         """Replace `process` by a new worker started before it stops (STARTUP_FIRST)."""
