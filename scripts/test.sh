@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Everything CI runs, in timed phases: set-up, lint, Python tests, benchmark smoke test, and the
 # Molecule fleet (created once, converged once, verified many ways, always destroyed).
-# A failed phase does not stop the later ones; the run fails if any phase failed.
+# The Python tests and the benchmark smoke test need nothing of the fleet, and creating and
+# converging it mostly waits on containers: they run side by side, and verify, whose checks time
+# faults and alerts, starts only once both are done. A failed phase does not stop the later ones;
+# the run fails if any phase failed.
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -25,15 +28,22 @@ python_tests() {
   "$VENV/bin/pytest" -q -p no:cacheprovider app_instrumentation/tests tests
 }
 
-molecule_fleet() {
-  local status=0 step
-  for step in destroy syntax create converge idempotence verify; do
-    phase "molecule $step" "$REPO_ROOT/scripts/molecule.sh" "$step" || {
-      status=1
-      break
-    }
+# The fleet up to a converged, idempotent state; stops at the first failed step.
+molecule_fleet_up() {
+  local step
+  for step in destroy syntax create converge idempotence; do
+    phase "molecule $step" "$REPO_ROOT/scripts/molecule.sh" "$step" || return 1
   done
-  phase "molecule destroy" "$REPO_ROOT/scripts/molecule.sh" destroy || status=1
+}
+
+# The Python tests, then the benchmark smoke test: run in the background beside the fleet's
+# set-up, printing into their own log; each phase's summary line goes to $1.
+python_checks() {
+  local summary_file=$1 status=0
+  PHASE_SUMMARY=() # this background copy reports its own phases only
+  run_phase "python tests" python_tests || status=1
+  run_phase "benchmark smoke" "$VENV/bin/python" "$REPO_ROOT/app_instrumentation/bench/run.py" --quick || status=1
+  printf '%s\n' "${PHASE_SUMMARY[@]}" >"$summary_file"
   return "$status"
 }
 
@@ -46,9 +56,24 @@ main() {
     die "set-up failed; nothing else can run"
   }
   run_phase lint lint
-  run_phase "python tests" python_tests
-  run_phase "benchmark smoke" "$VENV/bin/python" "$REPO_ROOT/app_instrumentation/bench/run.py" --quick
-  run_phase "molecule fleet" molecule_fleet
+
+  local checks_log checks_summary checks_pid fleet_up=0
+  checks_log=$(mktemp) checks_summary=$(mktemp)
+  python_checks "$checks_summary" >"$checks_log" 2>&1 &
+  checks_pid=$!
+  log "python tests and benchmark smoke run beside the fleet's set-up; their output follows it"
+  molecule_fleet_up || fleet_up=1
+  wait "$checks_pid" || failures=$((failures + 1))
+  cat "$checks_log" >&2
+  mapfile -t -O "${#PHASE_SUMMARY[@]}" PHASE_SUMMARY <"$checks_summary"
+  rm -f "$checks_log" "$checks_summary"
+
+  if [ "$fleet_up" -eq 0 ]; then
+    run_phase "molecule verify" "$REPO_ROOT/scripts/molecule.sh" verify
+  else
+    failures=$((failures + 1))
+  fi
+  run_phase "molecule destroy" "$REPO_ROOT/scripts/molecule.sh" destroy
   phase_report
   log "total $(($(date +%s) - started))s, $failures failed phase(s)"
   [ "$failures" -eq 0 ]
