@@ -23,9 +23,16 @@ lint() {
   return "$status"
 }
 
+# Most tests wait (sanic workers starting, ansible-playbook, Prometheus) rather than compute, so
+# more xdist workers than cores overlap them. loadscope runs each module whole on one worker: its
+# module-scoped service or role runs start once, its tests in file order. (loadgroup would split
+# modules, but xdist 3.8.0's xdist_group has no effect under pytest 9.2.)
+PYTEST_WORKERS=3
+
 python_tests() {
   cd "$REPO_ROOT" || return 1
-  "$VENV/bin/pytest" -q -p no:cacheprovider app_instrumentation/tests tests
+  "$VENV/bin/pytest" -q -p no:cacheprovider -n "$PYTEST_WORKERS" --dist loadscope \
+    app_instrumentation/tests tests
 }
 
 # The fleet up to a converged, idempotent state; stops at the first failed step.

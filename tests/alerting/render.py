@@ -50,15 +50,23 @@ def copy_role_with_noted_handler(role: str, roles_path: Path, handler: str, note
     )
 
 
-def run_plays(plays: list, variables: dict, roles_path: Path, workdir: Path):
-    """ansible-playbook on this machine (local connection) over `plays`, with extra `variables`."""
+def run_plays(
+    plays: list, variables: dict, roles_path: Path, workdir: Path, hosts: dict | None = None
+):
+    """ansible-playbook on this machine (local connection) over `plays`, with extra `variables`;
+    on localhost, or on each of `hosts` (inventory name -> its host variables): one run can then
+    check several cases, each host one case."""
     playbook = workdir / "plays.yml"
     playbook.write_text(json.dumps(plays))
+    inventory = "localhost,"
+    if hosts is not None:
+        inventory = workdir / "inventory.yml"
+        inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     return subprocess.run(
         [
             Path(sys.executable).parent / "ansible-playbook",
             "--connection=local",
-            "--inventory=localhost,",
+            f"--inventory={inventory}",
             "--extra-vars",
             json.dumps({"ansible_python_interpreter": sys.executable, **variables}),
             playbook,

@@ -39,41 +39,32 @@ TIMEOUT = 60
 DEBIAN_CONFIG = Path("/etc/prometheus/prometheus.yml")
 
 
-def service(name="api", port=10010, **keys):
-    return filters.resolve_services(
-        [{"name": name, "factory": "app.server:create_app", "port": port, **keys}],
-        bind_address="127.0.0.1",
-        workers=1,
-        socket_backlog=128,
-        requirements_file="",
-        metrics_path="/metrics",
-        instrumentation="wrapper",
-        environment={},
-        install_root="/opt/sanic-services",
-        allow_privileged_user=False,
-        max_requests=0,
-        max_requests_jitter=0,
-        max_rss_bytes=0,
-        keep_releases=1,
-        host_address=HOST,
-        inventory_hostname=HOST,
-    )[0]
+@pytest.fixture
+def service(resolve_services):
+    """A service named `name` on `port`, resolved by the role on HOST, with more `keys`."""
+
+    def resolved_service(name="api", port=10010, **keys):
+        item = {"name": name, "factory": "app.server:create_app", "port": port, **keys}
+        (resolved,) = resolve_services([item], host_address=HOST, inventory_hostname=HOST)
+        return resolved
+
+    return resolved_service
 
 
 # --- preflight ------------------------------------------------------------------------------------
-def test_a_service_without_a_certificate_serves_plain_http_and_passes():
+def test_a_service_without_a_certificate_serves_plain_http_and_passes(service):
     api = service()
     assert (api["scheme"], filters.tls_errors([api], HOST)) == ("http", [])
 
 
-def test_a_service_with_a_matching_certificate_and_key_serves_https(tls):
+def test_a_service_with_a_matching_certificate_and_key_serves_https(service, tls):
     api = service(tls_cert_file=str(tls / "prom1.crt"), tls_key_file=str(tls / "prom1.key"))
     assert api["scheme"] == "https"
     assert api["host_tls_key"] == "/opt/sanic-services/api/tls/server.key"
     assert filters.tls_errors([api], HOST) == []
 
 
-def test_a_certificate_without_its_key_is_refused_naming_host_service_and_keys(tls):
+def test_a_certificate_without_its_key_is_refused_naming_host_service_and_keys(service, tls):
     api = service(tls_cert_file=str(tls / "prom1.crt"))
     assert filters.tls_errors([api], HOST) == [
         f"{HOST}: sanic_services[name=api].tls_cert_file and sanic_services[name=api].tls_key_file"
@@ -81,7 +72,7 @@ def test_a_certificate_without_its_key_is_refused_naming_host_service_and_keys(t
     ]
 
 
-def test_a_certificate_that_does_not_match_its_key_is_refused(tls):
+def test_a_certificate_that_does_not_match_its_key_is_refused(service, tls):
     cert, key = tls / "prom1.crt", tls / "prom2.key"
     api = service(tls_cert_file=str(cert), tls_key_file=str(key))
     assert filters.tls_errors([api], HOST) == [
@@ -90,7 +81,7 @@ def test_a_certificate_that_does_not_match_its_key_is_refused(tls):
     ]
 
 
-def test_a_missing_key_file_is_refused(tls):
+def test_a_missing_key_file_is_refused(service, tls):
     missing = tls / "no-such.key"
     api = service(tls_cert_file=str(tls / "prom1.crt"), tls_key_file=str(missing))
     assert filters.tls_errors([api], HOST) == [
@@ -199,7 +190,7 @@ def wait_for_targets(prometheus_url, count):
 @pytest.mark.skipif(not DEBIAN_CONFIG.exists(), reason="Debian package prometheus")
 @pytest.mark.timeout(300)
 def test_prometheus_scrapes_the_https_service_over_verified_tls_and_the_other_over_http(
-    scratch, tls
+    service, scratch, tls
 ):
     secure = service(
         "secure",

@@ -45,50 +45,71 @@ SHAPES = {
 }
 
 
-def run_role(scratch):
-    variables = {
-        "sanic_scrape_job_prometheus_config_file": str(scratch / "prometheus.yml"),
-        "sanic_scrape_job_file_sd_dir": str(scratch / "file_sd"),
-        "sanic_scrape_job_rules_file": str(scratch / "rules" / "sanic.yml"),
-    }
+def recap(result, host: str) -> dict[str, int]:
+    """The host's counts in the run's play recap: ok, changed, unreachable, failed, ..."""
+    line = re.search(rf"^{host}\s*:(.*)$", result.stdout, re.MULTILINE)
+    assert line, f"no recap line for {host}:\n{result.stdout}{result.stderr}"
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line[1])}
+
+
+@pytest.fixture(scope="module")
+def role_runs(tmp_path_factory):
+    """Every shape in its own scratch directory, one inventory host each, the role run twice over
+    all of them: two ansible-playbook starts instead of two per shape. Per shape: its directory,
+    the text after the first run, and the two runs' output (each recap line names the host)."""
+    root = tmp_path_factory.mktemp("shapes")
+    copy_role_with_noted_handler(
+        "sanic_scrape_job", root / "roles", "sanic_scrape_job reload prometheus", "RELOAD"
+    )
+    hosts, scratches = {}, {}
+    for index, (shape, text) in enumerate(SHAPES.items()):
+        host, scratch = f"shape_{index}", root / f"shape_{index}"
+        scratch.mkdir()
+        # promtool needs every listed rules file to exist
+        other_rules = scratch / "other_rules.yml"
+        other_rules.write_text("groups: []\n")
+        (scratch / "prometheus.yml").write_text(text.replace("OTHER_RULES", str(other_rules)))
+        hosts[host] = {
+            "sanic_scrape_job_prometheus_config_file": str(scratch / "prometheus.yml"),
+            "sanic_scrape_job_file_sd_dir": str(scratch / "file_sd"),
+            "sanic_scrape_job_rules_file": str(scratch / "rules" / "sanic.yml"),
+        }
+        scratches[shape] = (host, scratch)
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
         for name in ("variables.yml", "preflight.yml", "rules.yml", "configure.yml")
     ]
-    plays = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
-    result = run_plays(plays, variables, scratch / "roles", scratch)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def changed_count(stdout: str) -> int:
-    return int(re.search(r"localhost\s*:.*\bchanged=(\d+)", stdout)[1])
+    plays = [{"hosts": "all", "gather_facts": False, "tasks": tasks}]
+    first = run_plays(plays, {}, root / "roles", root, hosts)
+    after_first_run = {
+        shape: (scratch / "prometheus.yml").read_text() for shape, (_, scratch) in scratches.items()
+    }
+    second = run_plays(plays, {}, root / "roles", root, hosts)
+    return {
+        shape: (host, scratch, after_first_run[shape], first, second)
+        for shape, (host, scratch) in scratches.items()
+    }
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("text", SHAPES.values(), ids=SHAPES.keys())
+@pytest.mark.parametrize("shape", SHAPES)
 def test_the_role_adds_its_rules_and_job_once_promtool_accepts_it_and_a_rerun_changes_nothing(
-    tmp_path, text
+    role_runs, shape
 ):
-    copy_role_with_noted_handler(
-        "sanic_scrape_job", tmp_path / "roles", "sanic_scrape_job reload prometheus", "RELOAD"
-    )
-    config_file = tmp_path / "prometheus.yml"
-    # promtool needs every listed rules file to exist
-    other_rules = tmp_path / "other_rules.yml"
-    other_rules.write_text("groups: []\n")
-    text = text.replace("OTHER_RULES", str(other_rules))
-    config_file.write_text(text)
-    before = yaml.safe_load(text) or {}
-
-    run_role(tmp_path)
-    after_first_run = config_file.read_text()
+    host, scratch, after_first_run, first, second = role_runs[shape]
+    first_recap = recap(first, host)
+    assert (first_recap["failed"], first_recap["unreachable"]) == (0, 0), first.stdout
+    config_file = scratch / "prometheus.yml"
+    first_run_file = scratch / "after_first_run.yml"
+    first_run_file.write_text(after_first_run)
     check = subprocess.run(
-        ["promtool", "check", "config", config_file], capture_output=True, text=True
+        ["promtool", "check", "config", first_run_file], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
+    before = yaml.safe_load(SHAPES[shape].replace("OTHER_RULES", str(scratch / "other_rules.yml")))
+    before = before or {}
     config = yaml.safe_load(after_first_run)
-    rules_file = str(tmp_path / "rules" / "sanic.yml")
+    rules_file = str(scratch / "rules" / "sanic.yml")
     assert sorted(config["rule_files"]) == sorted((before.get("rule_files") or []) + [rules_file])
     jobs = [job["job_name"] for job in config["scrape_configs"]]
     assert sorted(jobs) == sorted(
@@ -96,5 +117,6 @@ def test_the_role_adds_its_rules_and_job_once_promtool_accepts_it_and_a_rerun_ch
     )
     assert config.get("global") == before.get("global")
 
-    assert changed_count(run_role(tmp_path)) == 0
+    second_recap = recap(second, host)
+    assert (second_recap["failed"], second_recap["changed"]) == (0, 0), second.stdout
     assert config_file.read_text() == after_first_run

@@ -197,24 +197,9 @@ def test_a_removal_may_not_delete_the_metrics_directory_of_a_kept_service(
         assert "allowed" in message
 
 
-def test_a_service_marked_absent_needs_only_its_name():
-    (removal,) = filters.resolve_services(
-        [{"name": "old", "state": "absent"}],
-        bind_address="127.0.0.1",
-        workers=2,
-        socket_backlog=4096,
-        requirements_file="requirements.txt",
-        metrics_path="/metrics",
-        instrumentation="wrapper",
-        environment={},
-        install_root="/opt/sanic-services",
-        allow_privileged_user=False,
-        max_requests=0,
-        max_requests_jitter=0,
-        max_rss_bytes=0,
-        keep_releases=1,
-        host_address="10.0.0.1",
-        inventory_hostname="app-1",
+def test_a_service_marked_absent_needs_only_its_name(resolve_services):
+    (removal,) = resolve_services(
+        [{"name": "old", "state": "absent"}], host_address="10.0.0.1", inventory_hostname="app-1"
     )
     assert removal["state"] == "absent"
     assert removal["install_dir"] == "/opt/sanic-services/old"

@@ -16,32 +16,28 @@ spec = importlib.util.spec_from_file_location("sanic_service_filters", PLUGIN)
 filters = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(filters)
 
-ROLE_DEFAULTS = {
-    "bind_address": "127.0.0.1",
-    "workers": 2,
-    "socket_backlog": 4096,
-    "requirements_file": "requirements.txt",
-    "metrics_path": "/metrics",
-    "instrumentation": "wrapper",
-    "environment": {"SHARED": "1", "OVERRIDDEN": "role"},
-    "install_root": "/opt/sanic-services",
-    "allow_privileged_user": False,
-    "max_requests": 0,
-    "max_requests_jitter": 0,
-    "max_rss_bytes": 0,
-    "keep_releases": 1,
-}
+# A role-wide environment, for an item's own to merge over.
+ROLE_ENVIRONMENT = {"SHARED": "1", "OVERRIDDEN": "role"}
 
 
-def resolve(host_address="10.1.2.3", **item):
-    service = {"name": "api", "factory": "app:create", "app_source": "/src", "port": 8080, **item}
-    (resolved,) = filters.resolve_services(
-        [service], **ROLE_DEFAULTS, host_address=host_address, inventory_hostname="app-1"
-    )
-    return resolved
+@pytest.fixture
+def resolve(resolve_services):
+    """Service `api` on app-1 with `item`'s keys, resolved with the role's other defaults."""
+
+    def resolved_service(host_address="10.1.2.3", **item):
+        service = {"name": "api", "factory": "app:create", "app_source": "/src", "port": 8080}
+        (resolved,) = resolve_services(
+            [{**service, **item}],
+            environment=ROLE_ENVIRONMENT,
+            host_address=host_address,
+            inventory_hostname="app-1",
+        )
+        return resolved
+
+    return resolved_service
 
 
-def test_keys_left_out_take_the_role_defaults_and_the_name_derives_the_rest():
+def test_keys_left_out_take_the_role_defaults_and_the_name_derives_the_rest(resolve):
     service = resolve()
     assert {key: service[key] for key in ("bind_address", "workers", "metrics_path")} == {
         "bind_address": "127.0.0.1",
@@ -61,13 +57,13 @@ def test_keys_left_out_take_the_role_defaults_and_the_name_derives_the_rest():
     assert service["allow_privileged_user"] is False
 
 
-def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles():
+def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles(resolve):
     service = resolve(workers=5, user="web", environment={"OVERRIDDEN": "item", "OWN": "x"})
     assert (service["workers"], service["user"], service["group"]) == (5, "web", "api")
     assert service["environment"] == {"SHARED": "1", "OVERRIDDEN": "item", "OWN": "x"}
 
 
-def test_recycling_is_off_by_default_and_each_service_sets_its_own():
+def test_recycling_is_off_by_default_and_each_service_sets_its_own(resolve):
     recycled = resolve(max_requests=1000, max_rss_bytes=512 * 2**20)
     assert filters.recycling_environment(resolve()) == {
         "SANIC_WORKER_MAX_REQUESTS": 0,
@@ -93,7 +89,7 @@ LISTEN_STREAMS = {
 
 
 @pytest.mark.parametrize("bind_address", list(LISTEN_STREAMS))
-def test_the_socket_unit_listens_where_the_service_is_bound(bind_address):
+def test_the_socket_unit_listens_where_the_service_is_bound(resolve, bind_address):
     assert resolve(bind_address=bind_address)["listen_stream"] == LISTEN_STREAMS[bind_address]
 
 
@@ -134,7 +130,7 @@ ADDRESS_CASES = {
 
 
 @pytest.mark.parametrize(("bind_address", "host_address"), list(ADDRESS_CASES))
-def test_gate_and_scrape_addresses_are_valid_url_hosts(bind_address, host_address):
+def test_gate_and_scrape_addresses_are_valid_url_hosts(resolve, bind_address, host_address):
     service = resolve(host_address=host_address, bind_address=bind_address)
     assert (service["gate_address"], service["scrape_target"]) == ADDRESS_CASES[
         (bind_address, host_address)
