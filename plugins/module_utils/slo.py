@@ -229,3 +229,53 @@ def rule_group(slo: Slo, job: str, interval: str) -> dict:
 def _budget_lasts(slo: Slo, alert: BurnAlert) -> str:
     days = Decimal(WINDOWS[slo.window]) / alert.burn_rate
     return f"{days.quantize(Decimal('0.1')).normalize()} days"
+
+
+def duration_buckets(service: dict, host_environment: dict) -> tuple[float, ...]:
+    """The service's histogram boundaries as its unit's environment sets them: its own
+    `environment` over the host's `sanic_service_environment`, else the package's default."""
+    from app_instrumentation.http_metrics import DURATION_BUCKETS_ENV_VAR, parse_duration_buckets
+
+    environment = {**(host_environment or {}), **(service.get("environment") or {})}
+    try:
+        return parse_duration_buckets(str(environment.get(DURATION_BUCKETS_ENV_VAR, "")))
+    except SystemExit:  # the service's own preflight names the bad value
+        return ()
+
+
+def fleet_slos(hosts: dict[str, dict]) -> tuple[list[Slo], list[str]]:
+    """Every SLO of the fleet and what is wrong with them. `hosts` maps each app host to its
+    inventory: `sanic_services`, and `sanic_service_slos` (the SLOs of a service that declares
+    none) and `sanic_service_environment` where set. A service that runs on several hosts must
+    declare the same SLOs on each: they are its fleet's objectives, evaluated once."""
+    slos: dict[str, list[Slo]] = {}
+    declared_on: dict[str, str] = {}
+    errors = []
+    for host, inventory in sorted(hosts.items()):
+        for service in inventory.get("sanic_services") or []:
+            name = service.get("name")
+            if service.get("state", "present") == "absent" or not isinstance(name, str):
+                continue
+            raw = service.get("slos", inventory.get("sanic_service_slos") or [])
+            if not isinstance(raw, list):
+                errors.append(f"{host}: service {name}: slos = {raw!r}: a list of objectives")
+                continue
+            buckets = duration_buckets(service, inventory.get("sanic_service_environment"))
+            found = [e for entry in raw for e in slo_errors(entry, name, buckets, host)]
+            names = [
+                entry.get("name", entry.get("kind")) for entry in raw if isinstance(entry, dict)
+            ]
+            if len(set(names)) != len(names):
+                found.append(f"{host}: service {name}: slos: two objectives named alike ({names})")
+            errors.extend(found)
+            if found:
+                continue
+            parsed = [parse_slo(entry, name) for entry in raw]
+            if name in slos and slos[name] != parsed:
+                errors.append(
+                    f"{host}: service {name}: slos differ from those on {declared_on[name]};"
+                    " a service has one set of objectives on every host"
+                )
+            slos.setdefault(name, parsed)
+            declared_on.setdefault(name, host)
+    return [slo for service in sorted(slos) for slo in slos[service]], errors
