@@ -35,7 +35,6 @@ import time
 
 from prometheus_client import Counter, Gauge
 from sanic.log import error_logger, logger
-from sanic.worker.constants import ProcessState
 from sanic.worker.manager import WorkerManager
 from sanic.worker.process import WorkerProcess
 
@@ -47,6 +46,20 @@ from app_instrumentation.recycling import (
     RECYCLE_REQUEST_PREFIX,
     RecyclingSettings,
 )
+from app_instrumentation.sanic_internals import (
+    configured_server_count,
+    is_acknowledged,
+    is_marked_exited,
+    left_behind_process,
+    remove_shared_state_entry,
+    restart_worker,
+    restart_worker_startup_first,
+    server_processes,
+    shared_state_entries,
+    stop_before_startup,
+    stop_left_behind_process,
+    stop_service,
+)
 
 EXIT_CODE_RESTART_LOOP = 3
 RESTART_REASONS = ("crash", "recycled", "manual")
@@ -57,7 +70,6 @@ PROCESS_METRICS_INTERVAL = 1.0
 # still there this long after it, the old process was left behind (see _stop_left_behind). Long,
 # so that a thread merely starved of CPU is never taken for one that gave up.
 LEFT_BEHIND_AFTER_SECONDS = 5.0
-_EXITED = frozenset((ProcessState.FAILED, ProcessState.COMPLETED))
 
 
 @functools.cache
@@ -94,11 +106,6 @@ def has_exited(pid: int) -> bool:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:  # already reaped by Sanic or multiprocessing
         return True
-
-
-def slot_of(worker_name: str) -> str:
-    """Sanic's server number: "Server-3" -> "3"."""
-    return worker_name.rpartition("-")[2]
 
 
 class WorkerSupervisor:
@@ -161,18 +168,8 @@ class WorkerSupervisor:
             except Exception:
                 error_logger.exception("worker supervisor check failed")
 
-    def _server_processes(self) -> list[tuple[str, WorkerProcess]]:
-        """(slot, process) of every server worker."""
-        # Snapshots: the manager's thread may add or remove workers while we read.
-        return [
-            (slot_of(worker.name), process)
-            for worker in list(self._manager.transient.values())
-            if worker.name.startswith(WorkerProcess.SERVER_LABEL)
-            for process in list(worker.processes)
-        ]
-
     def check_workers(self) -> None:
-        slotted = self._server_processes()
+        slotted = server_processes(self._manager)
         processes = [process for _, process in slotted]
         if not self._serving:
             self._stop_if_a_worker_died_starting(processes)
@@ -181,7 +178,7 @@ class WorkerSupervisor:
             if self.gave_up:
                 return
             pid = process.pid
-            if process.state in _EXITED and pid and self._handled_pid.get(process.name) != pid:
+            if is_marked_exited(process) and pid and self._handled_pid.get(process.name) != pid:
                 self._handled_pid[process.name] = pid
                 self._replace(process, pid)
         self._note_departures(processes)
@@ -193,7 +190,7 @@ class WorkerSupervisor:
         if now >= self._next_process_metrics:
             self._next_process_metrics = now + PROCESS_METRICS_INTERVAL
             self._write_process_metrics(slotted)
-        counts = (sum(p.state is ProcessState.ACKED for p in processes), self._manager.num_server)
+        counts = (sum(map(is_acknowledged, processes)), configured_server_count(self._manager))
         if counts != self._published_counts:
             self._workers_live.set(counts[0])
             self._workers_configured.set(counts[1])
@@ -202,7 +199,7 @@ class WorkerSupervisor:
     def _stop_if_a_worker_died_starting(self, processes: list[WorkerProcess]) -> None:
         # Until every worker has been acknowledged the manager waits in wait_for_ack, where a
         # worker that exited (SystemExit from a failed check) is only noticed after 30 s.
-        if processes and all(p.state is ProcessState.ACKED for p in processes):
+        if processes and all(is_acknowledged(p) for p in processes):
             self._serving = True
             return
         dead = [p for p in processes if p.pid and not p.is_alive()]
@@ -214,7 +211,7 @@ class WorkerSupervisor:
                 dead[0].pid,
                 dead[0].exitcode,
             )
-            self._manager.monitor_publisher.send("__TERMINATE_EARLY__")
+            stop_before_startup(self._manager)
 
     def _replace(self, process: WorkerProcess, pid: int) -> None:
         error_logger.error(
@@ -237,9 +234,9 @@ class WorkerSupervisor:
                 EXIT_CODE_RESTART_LOOP,
             )
             self.gave_up = True
-            self._manager.monitor_publisher.send("__TERMINATE__")
+            stop_service(self._manager)
             return
-        self._manager.monitor_publisher.send(process.name)
+        restart_worker(self._manager, process.name)
         logger.info("Requested restart of worker %s", process.name)
 
     def _note_departures(self, processes: list[WorkerProcess]) -> None:
@@ -267,16 +264,15 @@ class WorkerSupervisor:
 
         Sanic's thread waits 30 s for the new process's acknowledgement and, if it comes later,
         gives up with a TimeoutError and never stops the old one: the slot then runs two processes
-        for good, and cannot be recycled again (one old process per slot). Sanic keeps the old
-        process as `_old_process` until its thread has stopped it; one still there well after the
-        new process was acknowledged was given up on. Stopped once, like Sanic would: a second
-        SIGTERM would cut the old worker's drain short."""
+        for good, and cannot be recycled again (one old process per slot). One still there well
+        after the new process was acknowledged was given up on. Stopped once, like Sanic would: a
+        second SIGTERM would cut the old worker's drain short."""
         now = time.monotonic()
         by_name = {process.name: process for process in processes}
         for pid, (name, _) in self._departing.items():
             process = by_name.get(name)
-            old = getattr(process, "_old_process", None)
-            if old is None or old.pid != pid or process.state is not ProcessState.ACKED:
+            old = None if process is None else left_behind_process(process)
+            if old is None or old.pid != pid or not is_acknowledged(process):
                 continue
             replaced_at = self._replaced_at.setdefault(pid, now)
             if now - replaced_at < LEFT_BEHIND_AFTER_SECONDS or has_exited(pid):
@@ -287,8 +283,7 @@ class WorkerSupervisor:
                 name,
                 pid,
             )
-            old.terminate()
-            del process._old_process  # as Sanic's thread does once it has stopped it
+            stop_left_behind_process(process)
             self._replaced_at.pop(pid)
 
     def _compact_departed(self) -> None:
@@ -309,10 +304,9 @@ class WorkerSupervisor:
         """Recycle the workers that reached their request limit (recycling.py). A worker asks
         once: its request stays until it is done (a slot busy with an earlier recycle is asked
         again at the next check), and is removed once the worker is gone."""
-        worker_state = self._manager.worker_state
         asks = {
             key: entry.get("pid")
-            for key, entry in worker_state.copy().items()
+            for key, entry in shared_state_entries(self._manager).items()
             if key.startswith(RECYCLE_REQUEST_PREFIX) and isinstance(entry, dict)
         }
         if not asks:
@@ -323,12 +317,13 @@ class WorkerSupervisor:
             if process is not None:
                 self._recycle(process, f"it served its {MAX_REQUESTS_ENV_VAR}")
             elif pid not in self._departing:
-                worker_state.pop(key, None)  # recycled and gone, or gone another way
+                # Recycled and gone, or gone another way.
+                remove_shared_state_entry(self._manager, key)
 
     def _recycle(self, process: WorkerProcess, why: str) -> None:
         """Replace `process` by a new worker started before it stops (STARTUP_FIRST)."""
         pid = process.pid
-        if pid in self._recycled_pids or process.state is not ProcessState.ACKED:
+        if pid in self._recycled_pids or not is_acknowledged(process):
             return  # already being recycled, or not serving yet
         if any(name == process.name for name, _ in self._departing.values()):
             # Its previous process has not exited yet: Sanic keeps one old process per slot
@@ -336,8 +331,7 @@ class WorkerSupervisor:
             return
         self._recycled_pids.add(pid)
         logger.info("Recycling worker %s (pid %s): %s", process.name, pid, why)
-        # Sanic's own message format, as app.m.restart(zero_downtime=True) sends it.
-        self._manager.monitor_publisher.send(f"{process.name}::STARTUP_FIRST")
+        restart_worker_startup_first(self._manager, process.name)
 
     def _write_process_metrics(self, slotted: list[tuple[str, WorkerProcess]]) -> None:
         gauges = process_gauges()
@@ -346,7 +340,7 @@ class WorkerSupervisor:
             gauges.write(MAIN_SLOT, main)
         max_rss = self._recycling.max_rss_bytes
         for slot, process in slotted:
-            if not process.pid or process.state is not ProcessState.ACKED:
+            if not process.pid or not is_acknowledged(process):
                 continue
             sample = read_process(process.pid)
             if sample is None:
