@@ -22,6 +22,7 @@ from sanic.exceptions import ServerKilled
 from sanic.worker.manager import WorkerManager
 from sanic.worker.multiplexer import WorkerMultiplexer
 
+from app_instrumentation.departures import has_exited
 from app_instrumentation.sanic_internals import (
     add_shared_state_entry,
     configured_server_count,
@@ -38,7 +39,6 @@ from app_instrumentation.sanic_internals import (
     stop_left_behind_process,
     stop_service,
 )
-from app_instrumentation.workers import has_exited
 from sanic_testkit.service import SanicService
 
 SERVERS = 2

@@ -28,6 +28,7 @@ from sanic import Request, Sanic
 
 from app_instrumentation.access import AccessPolicy
 from app_instrumentation.compaction import compact_own_files_at_exit
+from app_instrumentation.crash_budget import EXIT_CODE_RESTART_LOOP
 from app_instrumentation.draining import stop_accepting_and_read_pending
 from app_instrumentation.exposition import make_metrics_handler, start_service_merger
 from app_instrumentation.http_metrics import (
@@ -42,7 +43,7 @@ from app_instrumentation.sanic_internals import (
     exception_that_ended,
     is_websocket_route,
 )
-from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP, WorkerSupervisor
+from app_instrumentation.workers import WorkerSupervisor
 
 METRICS_PATH_ENV_VAR = "METRICS_PATH"
 DEFAULT_METRICS_PATH = "/metrics"
