@@ -60,15 +60,32 @@ def options_table(options):
     return rows
 
 
+def entry_points(specs):
+    """Each entry point besides main: what it does, and the variables it needs besides main's."""
+    main_options = specs["main"].get("options", {})
+    lines = []
+    for name, spec in specs.items():
+        if name == "main":
+            continue
+        added = [f"`{option}`" for option in spec.get("options", {}) if option not in main_options]
+        needs = f" Needs {', '.join(added)} too." if added else ""
+        lines.append(f"- `{name}`: {as_text(spec.get('short_description'))}.{needs}")
+    if not lines:
+        return []
+    heading = "Entry points besides `main` (`include_role` with `tasks_from: <name>`):"
+    return ["", heading, "", *lines]
+
+
 def role_section(role_dir):
-    spec = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())
-    main = spec["argument_specs"]["main"]
+    specs = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    main = specs["main"]
     lines = [f"### {role_dir.name}", "", as_text(main.get("short_description")), ""]
     lines += options_table(main.get("options", {}))
     for name, option in main.get("options", {}).items():
         if "options" in option:
             lines += ["", f"Keys of each item of `{name}`:", ""]
             lines += options_table(option["options"])
+    lines += entry_points(specs)
     return "\n".join(lines) + "\n"
 
 

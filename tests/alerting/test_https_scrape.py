@@ -110,7 +110,7 @@ def run_scrape_job(scratch, tls, **overrides):
     }
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
-        for name in ("variables.yml", "preflight.yml", "rules.yml", "tls.yml", "configure.yml")
+        for name in ("variables", "preflight", "rules", "tls", "configure")
     ]
     plays = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
     return run_plays(plays, variables, scratch / "roles", scratch)

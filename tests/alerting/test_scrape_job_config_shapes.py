@@ -78,7 +78,7 @@ def role_runs(tmp_path_factory):
         scratches[shape] = (host, scratch)
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
-        for name in ("variables.yml", "preflight.yml", "rules.yml", "configure.yml")
+        for name in ("variables", "preflight", "rules", "configure")
     ]
     plays = [{"hosts": "all", "gather_facts": False, "tasks": tasks}]
     first = run_plays(plays, {}, root / "roles", root, hosts)
