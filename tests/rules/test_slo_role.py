@@ -27,7 +27,7 @@ def run_role(tmp_path):
     rules_dir, tests_dir = tmp_path / "slos", tmp_path / "slo_tests"
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
-        for name in ("variables.yml", "slos.yml")
+        for name in ("variables", "slos")
     ]
     plays = [{"hosts": "prom", "gather_facts": False, "tasks": tasks}]
 
