@@ -41,7 +41,7 @@ def burn_rate(window: str) -> str:
     no_bad_request = f"({slo_window_error_ratio()} == 0)"
     return (
         f"({error_ratio(window)} / on ({SLO_LABELS}) {budget})"
-        f" or ({error_ratio(window)} and on ({SLO_LABELS}) {no_bad_request})"
+        f" or (0 * {error_ratio(window)} and on ({SLO_LABELS}) {no_bad_request})"
     )
 
 
