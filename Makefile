@@ -1,5 +1,5 @@
 # Entry points; the scripts under scripts/ do the work and print what they do.
-.PHONY: test lab lab-down setup images bench converge verify docs
+.PHONY: test lab lab-down setup images bench converge verify docs dashboards
 
 test:  ## everything CI runs: set-up, lint, tests, benchmark smoke, Molecule fleet
 	scripts/test.sh
@@ -27,3 +27,6 @@ verify:  ## run the Molecule verify step against the converged fleet
 
 docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml
 	.venv/bin/python scripts/role_docs.py --write
+
+dashboards:  ## regenerate dashboards/sanic.json from the dashboard's code in dashboards/
+	.venv/bin/python -m dashboards.build

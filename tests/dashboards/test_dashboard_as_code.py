@@ -2,11 +2,12 @@
 SLO row reads the dashboard's job and services and shows the values the SLO rules imply."""
 
 import json
+import subprocess
 
 import promql_parser
 import pytest
 
-from dashboards.build import ALL_SERVICES, DEFAULT_JOB, dashboard_json
+from dashboards.build import ALL_SERVICES, DASHBOARD_FILE, DEFAULT_JOB, dashboard_json
 from dashboards.queries import committed_dashboard, grafana_substituted, panel_queries, panels
 from dashboards.slo_row import slo_row
 
@@ -96,3 +97,11 @@ def test_the_burn_rate_thresholds_are_the_alerts():
     steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
 
     assert [step["value"] for step in steps] == [None, 1, 3, 6, 14.4]
+
+
+def test_make_dashboards_runs_the_builder():
+    dry_run = subprocess.run(
+        ["make", "-n", "dashboards"], cwd=DASHBOARD_FILE.parents[1], capture_output=True, text=True
+    )
+
+    assert dry_run.stdout == ".venv/bin/python -m dashboards.build\n", dry_run.stderr
