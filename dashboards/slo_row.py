@@ -14,11 +14,12 @@ from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from .panels import query, selected, timeseries_panel
 
-# The names and windows of slo.py (RECORD_ERROR_RATIO, RECORD_BUDGET_REMAINING, WINDOWS).
+# slo.py's RECORD_ERROR_RATIO, RECORD_BUDGET_REMAINING and WINDOWS, written again until branch slo
+# (issue 26) lands and they can be imported from it.
 ERROR_RATIO = "sanic_slo:error_ratio:rate{window}"
 BUDGET_REMAINING = "sanic_slo:error_budget_remaining:ratio"
 SLO_WINDOWS = ("28d", "30d")
-# The workbook's burn-rate alerts of slo.py (BURN_ALERTS): long window, burn rate, severity.
+# slo.py's BURN_ALERTS (the workbook's alerts): long window, burn rate, severity; the same holds.
 BURN_ALERTS = (("1h", 14.4, "page"), ("6h", 6, "page"), ("1d", 3, "ticket"), ("3d", 1, "ticket"))
 SLO_LABELS = "job, service, slo"
 
