@@ -29,4 +29,4 @@ docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs
 	.venv/bin/python scripts/role_docs.py --write
 
 dashboards:  ## regenerate dashboards/sanic.json from the dashboard's code in dashboards/
-	.venv/bin/python -m dashboards.build
+	PYTHONPATH=.cache/collections .venv/bin/python -m dashboards.build

@@ -8,24 +8,24 @@ budget rule gives the error budget back: remaining = 1 - ratio(SLO window) / bud
 budget = ratio(SLO window) / (1 - remaining) wherever the SLO window saw a bad request.
 """
 
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.slo import (
+    BURN_ALERTS,
+    RECORD_BUDGET_REMAINING,
+    RECORD_ERROR_RATIO,
+    WINDOWS,
+)
 from grafana_foundation_sdk.builders import common, dashboard
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from .panels import query, selected, timeseries_panel
 
-# slo.py's RECORD_ERROR_RATIO, RECORD_BUDGET_REMAINING and WINDOWS, written again until branch slo
-# (issue 26) lands and they can be imported from it.
-ERROR_RATIO = "sanic_slo:error_ratio:rate{window}"
-BUDGET_REMAINING = "sanic_slo:error_budget_remaining:ratio"
-SLO_WINDOWS = ("28d", "30d")
-# slo.py's BURN_ALERTS (the workbook's alerts): long window, burn rate, severity; the same holds.
-BURN_ALERTS = (("1h", 14.4, "page"), ("6h", 6, "page"), ("1d", 3, "ticket"), ("3d", 1, "ticket"))
+SLO_WINDOWS = tuple(WINDOWS)
 SLO_LABELS = "job, service, slo"
 
 
 def error_ratio(window: str) -> str:
-    return selected(ERROR_RATIO.format(window=window))
+    return selected(RECORD_ERROR_RATIO.format(window=window))
 
 
 def slo_window_error_ratio() -> str:
@@ -36,9 +36,8 @@ def slo_window_error_ratio() -> str:
 def burn_rate(window: str) -> str:
     """How many times faster than its budget allows the SLO failed over `window`; 0 while its
     whole SLO window saw no bad request (every shorter window is then 0 too)."""
-    budget = (
-        f"(({slo_window_error_ratio()} > 0) / on ({SLO_LABELS}) (1 - {selected(BUDGET_REMAINING)}))"
-    )
+    remaining = selected(RECORD_BUDGET_REMAINING)
+    budget = f"(({slo_window_error_ratio()} > 0) / on ({SLO_LABELS}) (1 - {remaining}))"
     no_bad_request = f"({slo_window_error_ratio()} == 0)"
     return (
         f"({error_ratio(window)} / on ({SLO_LABELS}) {budget})"
@@ -48,7 +47,7 @@ def burn_rate(window: str) -> str:
 
 def with_objective(expr: str) -> str:
     """`expr` (one series per SLO) with the SLO's objective and window as labels, for legends."""
-    objective = f"count by ({SLO_LABELS}, objective, window) ({selected(BUDGET_REMAINING)})"
+    objective = f"count by ({SLO_LABELS}, objective, window) ({selected(RECORD_BUDGET_REMAINING)})"
     return f"({expr}) * on ({SLO_LABELS}) group_left (objective, window) {objective}"
 
 
@@ -84,7 +83,7 @@ def budget_panel():
         [
             query(
                 "A",
-                selected(BUDGET_REMAINING),
+                selected(RECORD_BUDGET_REMAINING),
                 "{{slo}} ({{objective}}% over {{window}})",
             )
         ],
@@ -111,9 +110,11 @@ def burn_rate_panel():
             "short",
             [
                 query(
-                    ref_id, burn_rate(window), f"{{{{slo}}}} over {window} ({severity} at {rate})"
+                    ref_id,
+                    burn_rate(alert.long_window),
+                    f"{{{{slo}}}} over {alert.long_window} ({alert.severity} at {alert.burn_rate})",
                 )
-                for ref_id, (window, rate, severity) in zip("ABCD", BURN_ALERTS, strict=True)
+                for ref_id, alert in zip("ABCD", BURN_ALERTS, strict=True)
             ],
             width=8,
         )
@@ -124,9 +125,10 @@ def burn_rate_panel():
                 [dashboard_models.Threshold(value=None, color="green")]
                 + [
                     dashboard_models.Threshold(
-                        value=rate, color="red" if severity == "page" else "orange"
+                        value=float(alert.burn_rate),
+                        color="red" if alert.severity == "page" else "orange",
                     )
-                    for _, rate, severity in sorted(BURN_ALERTS, key=lambda alert: alert[1])
+                    for alert in sorted(BURN_ALERTS, key=lambda alert: alert.burn_rate)
                 ]
             )
         )
