@@ -97,7 +97,7 @@ NAME = Setting(
     pattern(r"[A-Za-z0-9_.-]{1,200}", "is not a unit name",
             "1-200 letters, digits, '_', '.' or '-' (the unit is sanic-<name>.service)"),
     "Service name; the unit is `sanic-<name>.service`. Letters, digits, `_`, `.`, `-`.",
-    required=True,
+    example="shop", required=True,
 )  # fmt: skip
 STATE = Setting(
     "state", None, "str", "present", None,
