@@ -75,6 +75,30 @@ def test_each_role_wide_default_is_the_tables_default(setting):
         )
 
 
+# --- the resolver and tasks/resolve.yml --------------------------------------------------------
+ROLE_WIDE = [setting for setting in KEYED if setting.role_variable]
+RESOLVE_TASKS = (ROLE / "tasks" / "resolve.yml").read_text()
+
+
+@pytest.mark.parametrize("setting", ROLE_WIDE, ids=names(ROLE_WIDE))
+def test_resolve_yml_hands_the_resolver_each_role_wide_default(setting):
+    assert f"{setting.key}=sanic_service_{setting.key}," in RESOLVE_TASKS, (
+        f"{setting.key}: tasks/resolve.yml does not pass sanic_service_{setting.key}"
+    )
+
+
+@pytest.mark.parametrize("setting", ROLE_WIDE, ids=names(ROLE_WIDE))
+def test_the_resolver_gives_a_service_without_the_key_the_role_wide_default(
+    resolve_services, setting
+):
+    service = {"name": "shop", "factory": FACTORY.example, "app_source": "/src", "port": 10010}
+    (resolved,) = resolve_services([service], host_address="192.0.2.10", inventory_hostname="app1")
+    assert resolved.get(setting.key) == setting.default, (
+        f"{setting.key}: the resolver gives {resolved.get(setting.key)!r}, the settings table"
+        f" {setting.default!r}"
+    )
+
+
 # --- the unit template --------------------------------------------------------------------------
 EXTRA = {"TZ": "UTC"}
 
