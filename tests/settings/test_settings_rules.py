@@ -71,7 +71,8 @@ def test_a_refused_environment_value_names_the_variable_and_what_is_allowed():
     networks = "127.0.0.1/32,10.0.0.1/8"
     assert service_errors({"environment": {"METRICS_ALLOWED_NETWORKS": networks}}, WHERE) == [
         f'{WHERE}.environment.METRICS_ALLOWED_NETWORKS = "{networks}" is not allowed; use'
-        " comma-separated CIDRs with zero host bits, e.g. 10.0.0.0/8,127.0.0.1/32"
+        " comma-separated CIDRs with zero host bits, e.g. 10.0.0.0/8,127.0.0.1/32 (not a CIDR:"
+        " 10.0.0.1/8)"
     ]
 
 

@@ -7,21 +7,11 @@ files and process environments are readable by other users; it is compared in co
 import hmac
 import ipaddress
 
-from app_instrumentation.setting_rules import networks
-
-# The deploy role's preflight calls split_networks and parse_network from this module.
-from app_instrumentation.setting_rules import split_networks as split_networks
 from app_instrumentation.settings import ALLOWED_NETWORKS, BEARER_TOKEN_FILE
 
 BEARER_TOKEN_FILE_ENV_VAR = BEARER_TOKEN_FILE.environment
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_network(part: str) -> IPNetwork:
-    """One CIDR, by the settings table's rule; raises ValueError."""
-    (network,) = networks(part)
-    return network
 
 
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:

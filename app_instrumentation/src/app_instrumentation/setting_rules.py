@@ -83,7 +83,10 @@ def metrics_path(text: str) -> str:
     if not re.fullmatch(r"/\S*", text):
         raise Refused("is not a URL path", allowed)
     if text.rstrip("/") == "":
-        raise Refused("would answer for the app's root", allowed)
+        raise Refused(
+            "would answer for the app's root",
+            "a path of its own, not / (it would answer for the app's root), e.g. /metrics",
+        )
     return text
 
 
@@ -101,7 +104,8 @@ def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
         except ValueError as error:
             raise Refused(
                 f"holds {part!r}: {error}",
-                "comma-separated CIDRs with zero host bits, e.g. 10.0.0.0/8,127.0.0.1/32",
+                "comma-separated CIDRs with zero host bits, e.g. 10.0.0.0/8,127.0.0.1/32 (not a"
+                f" CIDR: {part})",
             ) from None
     return tuple(parsed)
 
