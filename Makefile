@@ -25,7 +25,7 @@ converge:  ## create the Molecule fleet if needed and converge it (development l
 verify:  ## run the Molecule verify step against the converged fleet
 	scripts/molecule.sh verify
 
-docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml
+docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml and settings.py
 	.venv/bin/python scripts/role_docs.py --write
 
 dashboards:  ## regenerate dashboards/sanic.json from the dashboard's code in dashboards/
