@@ -36,6 +36,7 @@ def resolve_services(
     max_requests_jitter: int,
     max_rss_bytes: int,
     keep_releases: int,
+    slos: list,
     host_address: str,
     inventory_hostname: str,
 ) -> list[dict]:
@@ -67,6 +68,7 @@ def resolve_services(
             "tls_cert_file": "",
             "tls_key_file": "",
             "keep_releases": keep_releases,
+            "slos": slos,
             "state": "present",
             **item,
         }

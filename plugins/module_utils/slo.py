@@ -234,11 +234,12 @@ def _budget_lasts(slo: Slo, alert: BurnAlert) -> str:
 def duration_buckets(service: dict, host_environment: dict) -> tuple[float, ...]:
     """The service's histogram boundaries as its unit's environment sets them: its own
     `environment` over the host's `sanic_service_environment`, else the package's default."""
-    from app_instrumentation.http_metrics import DURATION_BUCKETS_ENV_VAR, parse_duration_buckets
+    from app_instrumentation.settings import DURATION_BUCKETS
 
     environment = {**(host_environment or {}), **(service.get("environment") or {})}
+    text = str(environment.get(DURATION_BUCKETS.environment, "")) or DURATION_BUCKETS.default_text
     try:
-        return parse_duration_buckets(str(environment.get(DURATION_BUCKETS_ENV_VAR, "")))
+        return DURATION_BUCKETS.parse(text)
     except SystemExit:  # the service's own preflight names the bad value
         return ()
 

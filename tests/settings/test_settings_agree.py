@@ -41,6 +41,8 @@ def option_of(setting) -> dict:
     option = {"description": setting.doc, "type": setting.type}
     if setting.choices:
         option["choices"] = list(setting.choices)
+    if setting.elements:
+        option["elements"] = setting.elements
     if setting.required:
         option["required"] = True
     if setting.default is not None and not setting.role_variable:
@@ -159,7 +161,8 @@ ENVIRONMENT_ROWS = table_rows("### Environment of each sanic_service service")
 
 @pytest.mark.parametrize("setting", KEYED, ids=names(KEYED))
 def test_role_variables_page_documents_each_key_as_the_table_does(setting):
-    kind = setting.type + (f" ({', '.join(setting.choices)})" if setting.choices else "")
+    kind = setting.type + (f" of {setting.elements}" if setting.elements else "")
+    kind += f" ({', '.join(setting.choices)})" if setting.choices else ""
     default = option_of(setting).get("default")
     row = [kind, f"`{default}`" if default else "", "yes" if setting.required else "", setting.doc]
     assert KEY_ROWS.get(setting.key) == row, (

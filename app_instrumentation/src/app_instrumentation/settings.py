@@ -43,6 +43,7 @@ class Setting:
     example: str = ""  # a valid value other than the default, as the environment holds it
     role_variable: bool = False  # the role-wide default is the variable sanic_service_<key>
     choices: tuple[str, ...] = ()
+    elements: str | None = None  # argument_specs' type of a list's items
     required: bool = False
     needs: str | None = None  # a setting (by key) that must be on (not 0) when this one is on
     passed_when: tuple[str, str] | None = None  # (key, value): the unit passes it only then
@@ -225,6 +226,12 @@ KEEP_RELEASES = Setting(
     "Previous releases kept on the host for rollback (default sanic_service_keep_releases).",
     example="3", role_variable=True,
 )  # fmt: skip
+SLOS = Setting(
+    "slos", None, "list", [], None,
+    "SLOs (kind, objective, window, threshold_seconds), burn-rate alerts by sanic_scrape_job"
+    " (docs/SLOS.md); default sanic_service_slos.",
+    elements="dict", role_variable=True,
+)  # fmt: skip
 ALLOWED_NETWORKS = Setting(
     None, "METRICS_ALLOWED_NETWORKS", "str", "", networks,
     "Comma-separated CIDRs of the clients that may read the metrics path; empty admits every"
@@ -255,7 +262,7 @@ SETTINGS = (
     NAME, STATE, FACTORY, APP_SOURCE, PORT, BIND_ADDRESS, WORKERS, SOCKET_BACKLOG, USER, GROUP,
     REQUIREMENTS_FILE, MULTIPROC_DIR, METRICS_PATH, INSTRUMENTATION, ENVIRONMENT,
     ALLOW_PRIVILEGED_USER, MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES, TLS_CERT_FILE,
-    TLS_KEY_FILE, KEEP_RELEASES, ALLOWED_NETWORKS, BEARER_TOKEN_FILE, DURATION_BUCKETS,
+    TLS_KEY_FILE, KEEP_RELEASES, SLOS, ALLOWED_NETWORKS, BEARER_TOKEN_FILE, DURATION_BUCKETS,
     MERGE_TIMEOUT_SECONDS,
 )  # fmt: skip
 BY_KEY = {setting.key: setting for setting in SETTINGS if setting.key}
