@@ -28,8 +28,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIO = REPO / "molecule" / "default"
-MANIFEST = SCENARIO / "checks.yml"
+MANIFEST = REPO / "molecule" / "default" / "checks.yml"
 LOG_DIR = REPO / ".cache" / "fleet-checks"
 # Lines of a failed check's log printed with its failure: its failed task and the recap.
 FAILURE_TAIL_LINES = 60
@@ -136,8 +135,8 @@ def environment():
     return env
 
 
-def start(check, env, clock):
-    check.log = LOG_DIR / f"{check.name}.log"
+def start(check, env, clock, log_dir):
+    check.log = log_dir / f"{check.name}.log"
     check.started = clock()
     argv = [
         str(REPO / ".venv" / "bin" / "ansible-playbook"),
@@ -147,7 +146,7 @@ def start(check, env, clock):
     ]
     with check.log.open("w") as log:
         check.process = subprocess.Popen(
-            argv, cwd=SCENARIO, env=env, stdout=log, stderr=subprocess.STDOUT
+            argv, cwd=check.playbook.parent, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     print(f"==> check {check.name} started: {check.about}", flush=True)
 
@@ -157,7 +156,7 @@ def finish(check, clock, began):
     check.status = "ok" if check.process.returncode == 0 else f"FAILED ({check.process.returncode})"
     print(
         f"==> check {check.name} {check.status} in {check.seconds:.0f}s"
-        f" (started at +{check.started - began:.0f}s, log {check.log.relative_to(REPO)})",
+        f" (started at +{check.started - began:.0f}s, log {check.log})",
         flush=True,
     )
     if check.process.returncode != 0:
@@ -165,9 +164,9 @@ def finish(check, clock, began):
         print("\n".join(f"    {line}" for line in tail), flush=True)
 
 
-def run(checks, max_running, clock=time.monotonic):
+def run(checks, max_running, log_dir, clock=time.monotonic):
     """Starts every check whose resources are free, in order, and waits for all of them."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
     env, began = environment(), clock()
     waiting, running = list(checks), []
     while waiting or running:
@@ -177,7 +176,7 @@ def run(checks, max_running, clock=time.monotonic):
             ahead = waiting[: waiting.index(check)]
             if not any(check.clashes_with(other) for other in running + ahead):
                 waiting.remove(check)
-                start(check, env, clock)
+                start(check, env, clock, log_dir)
                 running.append(check)
         time.sleep(1)
         for check in [check for check in running if check.process.poll() is not None]:
@@ -186,7 +185,7 @@ def run(checks, max_running, clock=time.monotonic):
     return clock() - began
 
 
-def report(checks, total_seconds):
+def report(checks, total_seconds, log_dir):
     width = max(len(check.name) for check in checks)
     print(f"\n{'CHECK':<{width}}  SECONDS  RESULT")
     for check in checks:
@@ -196,14 +195,14 @@ def report(checks, total_seconds):
         print(f"  {check.seconds:6.0f}s  {check.name}")
     failed = [check.name for check in checks if check.status != "ok"]
     if failed:
-        print(f"\nFAILED checks: {', '.join(failed)} (logs in {LOG_DIR.relative_to(REPO)}/)")
+        print(f"\nFAILED checks: {', '.join(failed)} (logs in {log_dir}/)")
     return not failed
 
 
 def list_checks(checks):
     for check in checks:
         print(f"{check.name}: {check.about}")
-        print(f"    playbook {check.playbook.relative_to(REPO)}")
+        print(f"    playbook {check.playbook}")
         print(f"    reads    {', '.join(sorted(check.reads)) or '-'}")
         print(f"    changes  {', '.join(sorted(check.changes)) or '-'}")
 
@@ -223,17 +222,19 @@ def main(argv=None):
         "--max-running", type=int, default=3, help="checks running at once (default 3)"
     )
     parser.add_argument("--list", action="store_true", help="list the checks and their resources")
+    parser.add_argument("--manifest", type=Path, default=MANIFEST, help="the checks' manifest")
+    parser.add_argument("--log-dir", type=Path, default=LOG_DIR, help="where each check's log goes")
     args = parser.parse_args(argv)
     try:
         changing = True if args.changing_something else False if args.changing_nothing else None
-        checks = select(load_manifest(), args.names, args.skip, changing)
+        checks = select(load_manifest(args.manifest), args.names, args.skip, changing)
     except ManifestError as error:
         parser.error(str(error))
     if args.list:
         list_checks(checks)
         return 0
-    total = run(checks, args.max_running)
-    return 0 if report(checks, total) else 1
+    total = run(checks, args.max_running, args.log_dir)
+    return 0 if report(checks, total, args.log_dir) else 1
 
 
 if __name__ == "__main__":
