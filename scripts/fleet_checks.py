@@ -47,7 +47,7 @@ def flatten(items):
             yield item
 
 
-@dataclass
+@dataclass(eq=False)
 class Check:
     name: str
     playbook: Path
@@ -156,7 +156,8 @@ def finish(check, clock, began):
     check.status = "ok" if check.process.returncode == 0 else f"FAILED ({check.process.returncode})"
     print(
         f"==> check {check.name} {check.status} in {check.seconds:.0f}s"
-        f" (started at +{check.started - began:.0f}s, log {check.log})",
+        f" (started at +{check.started - began:.0f}s, load average {os.getloadavg()[0]:.1f},"
+        f" log {check.log})",
         flush=True,
     )
     if check.process.returncode != 0:
@@ -190,9 +191,11 @@ def report(checks, total_seconds, log_dir):
     print(f"\n{'CHECK':<{width}}  SECONDS  RESULT")
     for check in checks:
         print(f"{check.name:<{width}}  {check.seconds:7.0f}  {check.status}")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\nthe ten slowest checks ({total_seconds:.0f}s in all, side by side):")
     for check in sorted(checks, key=lambda check: check.seconds, reverse=True)[:10]:
         print(f"  {check.seconds:6.0f}s  {check.name}")
+    print(f"load average (1, 5, 15 min) at the end: {load}")
     failed = [check.name for check in checks if check.status != "ok"]
     if failed:
         print(f"\nFAILED checks: {', '.join(failed)} (logs in {log_dir}/)")
