@@ -26,8 +26,9 @@ ALERTMANAGER_UIS = {
     "spm-prom-bookworm": "http://127.0.0.1:19094",
     "spm-prom-forky": "http://127.0.0.1:19095",
 }
+REPO = Path(__file__).resolve().parents[1]
 # Made by ansible/lab.yml: the lab's CA and the admin's password (lab_dir in the lab inventory).
-LAB_DIR = Path(__file__).resolve().parents[1] / ".cache" / "lab"
+LAB_DIR = REPO / ".cache" / "lab"
 CREDENTIALS_FILE = LAB_DIR / "prometheus-admin.password"
 CA_FILE = LAB_DIR / "tls" / "ca.crt"
 ADMIN = "admin"
@@ -59,7 +60,7 @@ def lab_services():
     inventory = json.loads(
         subprocess.run(
             ["ansible-inventory", "--list"],
-            cwd=sys.path[0] + "/../ansible",
+            cwd=REPO / "ansible",
             capture_output=True,
             text=True,
             check=True,

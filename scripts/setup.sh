@@ -53,10 +53,20 @@ create_venv() {
   echo "$want" >"$stamp"
 }
 
+# The checkout is the collection sanic_prometheus.multiprocess: ansible/ansible.cfg, Molecule and
+# the tests (pytest.ini) find it, as Ansible and as Python, through this link in a collections path.
+link_collection() {
+  local namespace_dir="$CACHE_DIR/collections/ansible_collections/sanic_prometheus"
+  mkdir -p "$namespace_dir"
+  ln -sfn ../../../.. "$namespace_dir/multiprocess"
+  log "collection sanic_prometheus.multiprocess: $namespace_dir/multiprocess -> $REPO_ROOT"
+}
+
 main() {
   install_debian_packages
   "$REPO_ROOT/scripts/ensure-dockerd.sh"
   create_venv
+  link_collection
   "$REPO_ROOT/scripts/images.sh"
 }
 

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP
+from app_instrumentation.crash_budget import EXIT_CODE_RESTART_LOOP
 from sanic_testkit.service import SanicService
 
 WORKERS = 4

@@ -34,7 +34,6 @@ def render_template(role: str, template: str, dest: Path, variables: dict) -> st
         env={
             **os.environ,
             "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_FILTER_PLUGINS": str(role_dir / "filter_plugins"),
         },
     )
     return dest.read_text()

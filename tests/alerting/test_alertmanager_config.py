@@ -1,24 +1,18 @@
 """The alertmanager role's configuration, rendered by Ansible over several inventories, passes the
 real `amtool check-config`; bad input is refused by the role's preflight, each problem named."""
 
-import importlib.util
 import shutil
 import subprocess
 
 import pytest
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import alertmanager as filters
 
 from .render import REPO, render_template
 
 pytestmark = pytest.mark.skipif(
     shutil.which("amtool") is None, reason="amtool: Debian package prometheus-alertmanager"
 )
-
-spec = importlib.util.spec_from_file_location(
-    "alertmanager_filters", REPO / "roles" / "alertmanager" / "filter_plugins" / "alertmanager.py"
-)
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
 
 WEBHOOK = {"name": "lab-webhook", "webhook_configs": [{"url": "http://127.0.0.1:9095/"}]}
 EMAIL = {"name": "ops-mail", "email_configs": [{"to": "ops@example.org"}]}

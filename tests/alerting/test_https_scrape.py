@@ -1,13 +1,12 @@
 """Optional scrapes over HTTPS: a service given a certificate serves HTTPS and Prometheus scrapes it
 so, verifying the certificate with the CA the scrape job installs.
 
-The checks on the certificate are sanic_service preflight's (filter_plugins/sanic_service.py).
+The checks on the certificate are sanic_service preflight's (plugins/filter/sanic_service_tls.py).
 End to end, all real: sanic_scrape_job's tasks (run by ansible-playbook, every write checked by
 promtool) edit a scratch prometheus.yml, sanic_service's template writes the target file, the
 launcher serves one service over HTTPS and one over HTTP, and a real Prometheus scrapes both.
 """
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import sanic_service_tls
 
 from sanic_testkit.service import (
     INSTRUMENTED_FACTORY,
@@ -26,12 +26,7 @@ from sanic_testkit.service import (
     service_environment,
 )
 
-from .render import REPO, copy_role_with_noted_handler, render_template, run_plays
-
-PLUGIN = REPO / "roles" / "sanic_service" / "filter_plugins" / "sanic_service.py"
-spec = importlib.util.spec_from_file_location("sanic_service_filters_tls", PLUGIN)
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
+from .render import copy_role_with_noted_handler, render_template, run_plays
 
 HOST = "app-1"
 JOB = "sanic-api"
@@ -54,19 +49,19 @@ def service(resolve_services):
 # --- preflight ------------------------------------------------------------------------------------
 def test_a_service_without_a_certificate_serves_plain_http_and_passes(service):
     api = service()
-    assert (api["scheme"], filters.tls_errors([api], HOST)) == ("http", [])
+    assert (api["scheme"], sanic_service_tls.tls_errors([api], HOST)) == ("http", [])
 
 
 def test_a_service_with_a_matching_certificate_and_key_serves_https(service, tls):
     api = service(tls_cert_file=str(tls / "prom1.crt"), tls_key_file=str(tls / "prom1.key"))
     assert api["scheme"] == "https"
     assert api["host_tls_key"] == "/opt/sanic-services/api/tls/server.key"
-    assert filters.tls_errors([api], HOST) == []
+    assert sanic_service_tls.tls_errors([api], HOST) == []
 
 
 def test_a_certificate_without_its_key_is_refused_naming_host_service_and_keys(service, tls):
     api = service(tls_cert_file=str(tls / "prom1.crt"))
-    assert filters.tls_errors([api], HOST) == [
+    assert sanic_service_tls.tls_errors([api], HOST) == [
         f"{HOST}: sanic_services[name=api].tls_cert_file and sanic_services[name=api].tls_key_file"
         " go together: set both or neither."
     ]
@@ -75,7 +70,7 @@ def test_a_certificate_without_its_key_is_refused_naming_host_service_and_keys(s
 def test_a_certificate_that_does_not_match_its_key_is_refused(service, tls):
     cert, key = tls / "prom1.crt", tls / "prom2.key"
     api = service(tls_cert_file=str(cert), tls_key_file=str(key))
-    assert filters.tls_errors([api], HOST) == [
+    assert sanic_service_tls.tls_errors([api], HOST) == [
         f"{HOST}: sanic_services[name=api].tls_cert_file {cert} does not match its key"
         f" sanic_services[name=api].tls_key_file {key}."
     ]
@@ -84,7 +79,7 @@ def test_a_certificate_that_does_not_match_its_key_is_refused(service, tls):
 def test_a_missing_key_file_is_refused(service, tls):
     missing = tls / "no-such.key"
     api = service(tls_cert_file=str(tls / "prom1.crt"), tls_key_file=str(missing))
-    assert filters.tls_errors([api], HOST) == [
+    assert sanic_service_tls.tls_errors([api], HOST) == [
         f"{HOST}: sanic_services[name=api].tls_key_file {missing} is not a readable file on the"
         " control node."
     ]

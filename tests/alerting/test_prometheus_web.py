@@ -2,7 +2,6 @@
 checked by the real promtool, bad users and certificates refused before any change, and a real
 Prometheus on 127.0.0.1 that answers 401 without credentials and 200 with them, over HTTPS."""
 
-import importlib.util
 import shutil
 import socket
 import ssl
@@ -15,6 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    prometheus_server_alerting as alerting,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    prometheus_server_web as web,
+)
 
 from .render import REPO, render_template
 
@@ -23,17 +28,6 @@ DEBIAN_CONFIG = Path("/etc/prometheus/prometheus.yml")
 pytestmark = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="promtool: Debian prometheus"
 )
-
-
-def load_filters(name):
-    spec = importlib.util.spec_from_file_location(name, ROLE / "filter_plugins" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-web = load_filters("prometheus_server_web")
-alerting = load_filters("prometheus_server_alerting")
 
 
 def render_web_config(tmp_path, users, tls_dir=None):

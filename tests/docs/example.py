@@ -4,7 +4,6 @@ the names the instrumentation exports."""
 
 import ast
 import functools
-import importlib.util
 import inspect
 import json
 import os
@@ -14,13 +13,15 @@ from pathlib import Path
 
 import jinja2
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_resolver,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_DIRS = sorted(path.parents[1] for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
 ROLE_PATHS = {role_dir.name: role_dir for role_dir in ROLE_DIRS}
 EXAMPLE_INVENTORY = ROOT / "docs" / "examples" / "inventory"
 VENV_BIN = Path(sys.executable).parent
-RESOLVER_PLUGIN = ROLE_PATHS["sanic_service"] / "filter_plugins" / "sanic_service.py"
 # Resolver keywords that are the host's, not role variables (tasks/resolve.yml passes the same).
 HOST_KEYWORDS = {"host_address", "inventory_hostname"}
 
@@ -81,17 +82,9 @@ def render(value, **variables):
 
 
 @functools.cache
-def resolver():
-    spec = importlib.util.spec_from_file_location("sanic_service_filters", RESOLVER_PLUGIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.resolve_services
-
-
-@functools.cache
 def example_services():
     """Each example service as the role's resolver returns it, with the host it runs on."""
-    resolve = resolver()
+    resolve = sanic_service_resolver.resolve_services
     keywords = [
         name
         for name, parameter in inspect.signature(resolve).parameters.items()

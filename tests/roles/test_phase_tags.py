@@ -1,6 +1,7 @@
-"""The phases of site.yml are tags (preflight, build, install, configure, deploy, scrape): what
-`ansible-playbook --list-tasks --tags PHASE` selects on the lab inventory (which needs no host),
-and the includes of sanic_service, whose tags reach the included tasks only through `apply`."""
+"""The phases of site.yml (the collection's playbooks/site.yml) are tags (preflight, build,
+install, configure, deploy, scrape): what `ansible-playbook --list-tasks --tags PHASE` selects on
+the lab inventory (which needs no host), and the includes of sanic_service, whose tags reach the
+included tasks only through `apply`."""
 
 import os
 import re
@@ -47,8 +48,8 @@ def test_tags_preflight_lists_only_checks_of_every_host_group():
         "Check the variables of prometheus_server (its argument specs, then its own checks)",
         "Check the variables of sanic_scrape_job (its argument specs, then its own checks)",
         APP_HOST_CHECKS,
-        "prometheus_server : Assert the host is Debian, whose package layout"
-        " (/etc/default/prometheus) the role uses",
+        "sanic_prometheus.multiprocess.prometheus_server : Assert the host is Debian, whose"
+        " package layout (/etc/default/prometheus) the role uses",
     ):
         assert check in names
     changes = [name for name, tags in tasks if "always" not in tags]
@@ -104,22 +105,19 @@ def test_the_manual_names_every_phase_tag(page):
 def test_site_yml_includes_each_role_under_an_argument_spec_entry_point():
     """Ansible validates an include_role against the entry point named exactly like tasks_from
     (`prepare`, not `prepare.yml`): the check plays validate the role variables they run with."""
-    plays = yaml.safe_load((REPO / "ansible/site.yml").read_text())
+    plays = yaml.safe_load((REPO / "playbooks/site.yml").read_text())
     included = [
         task["ansible.builtin.include_role"]
         for play in plays
         for task in play.get("tasks", [])
         if "ansible.builtin.include_role" in task
     ]
-    # Each role of the Prometheus play, and the app hosts' role.
+    # Each role of the Prometheus play, and the app hosts' role, by the collection's names.
     assert {include["name"] for include in included} == {
-        "alertmanager",
-        "prometheus_server",
-        "sanic_scrape_job",
-        "sanic_service",
+        f"sanic_prometheus.multiprocess.{role}"
+        for role in ("alertmanager", "prometheus_server", "sanic_scrape_job", "sanic_service")
     }
     for include in included:
-        specs = yaml.safe_load(
-            (REPO / "roles" / include["name"] / "meta/argument_specs.yml").read_text()
-        )
+        role = include["name"].rpartition(".")[2]
+        specs = yaml.safe_load((REPO / "roles" / role / "meta/argument_specs.yml").read_text())
         assert include["tasks_from"] in specs["argument_specs"], include

@@ -1,6 +1,6 @@
-"""The recycling keys reach the service's unit: the role's resolve.yml and the repository's unit
-template, run by ansible-playbook on this machine, write each service's settings as the
-environment its main process reads (role-wide defaults, overridden per service)."""
+"""The recycling keys reach the service's unit: the role's resolve.yml and its unit template, run
+by ansible-playbook on this machine, write each service's settings as the environment its main
+process reads (role-wide defaults, overridden per service)."""
 
 import json
 import os
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+UNIT_TEMPLATE = REPO / "roles" / "sanic_service" / "templates" / "sanic-service.service.j2"
 
 
 def run_play(tmp_path, variables: dict, tasks_from: str) -> subprocess.CompletedProcess:
@@ -27,7 +28,7 @@ def run_play(tmp_path, variables: dict, tasks_from: str) -> subprocess.Completed
             },
             {
                 "ansible.builtin.template": {
-                    "src": "{{ sanic_service_unit_template }}",
+                    "src": str(UNIT_TEMPLATE),
                     "dest": f"{tmp_path}/{{{{ service.unit_name }}}}",
                     "mode": "0644",
                 },
@@ -44,14 +45,7 @@ def run_play(tmp_path, variables: dict, tasks_from: str) -> subprocess.Completed
             "--connection=local",
             "--inventory=localhost,",
             "--extra-vars",
-            json.dumps(
-                {
-                    "ansible_python_interpreter": sys.executable,
-                    # Outside the role's own tasks role_path is unset: name the checkout.
-                    "sanic_service_bundle_root": str(REPO),
-                    **variables,
-                }
-            ),
+            json.dumps({"ansible_python_interpreter": sys.executable, **variables}),
             playbook,
         ],
         capture_output=True,

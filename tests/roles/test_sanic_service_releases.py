@@ -1,10 +1,10 @@
-"""Releases kept for rollback, service removal and cache pruning (filter_plugins/sanic_service.py):
+"""Releases kept for rollback, service removal and cache pruning (plugins/filter/
+sanic_service_releases.py and sanic_service_removal.py):
 which releases a host keeps and which version directories go, which release a rollback returns
 to, which accounts a removal deletes (only those the role created and nothing left uses), and
 which cached archives go. The role's own task files are then run with ansible-playbook on this
 machine, on directories under a temporary path."""
 
-import importlib.util
 import itertools
 import json
 import os
@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_releases,
+    sanic_service_removal,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGIN = REPO / "roles/sanic_service/filter_plugins/sanic_service.py"
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-
-spec = importlib.util.spec_from_file_location("sanic_service_filters", PLUGIN)
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
 
 RANDOM = random.Random(17)
 
@@ -48,7 +47,7 @@ DEPLOYS = [(history, release(RANDOM.choice([*range(50), 99]))) for history in HI
     ],
 )
 def test_the_running_release_comes_last_after_at_most_keep_earlier_ones(history, current, keep):
-    kept = filters.releases_kept(history, current, keep)
+    kept = sanic_service_releases.releases_kept(history, current, keep)
     earlier = [line for line in history if line != current]
     assert kept[-1] == current
     assert len(kept) == len(set(kept)) == min(len(earlier), keep) + 1
@@ -57,7 +56,7 @@ def test_the_running_release_comes_last_after_at_most_keep_earlier_ones(history,
 
 
 def test_a_redeployed_release_moves_to_the_end_instead_of_appearing_twice():
-    assert filters.releases_kept([release(1), release(2)], release(1), 1) == [
+    assert sanic_service_releases.releases_kept([release(1), release(2)], release(1), 1) == [
         release(2),
         release(1),
     ]
@@ -67,18 +66,22 @@ def test_a_redeployed_release_moves_to_the_end_instead_of_appearing_twice():
 def test_a_rollback_returns_to_the_release_before_the_running_one(history):
     for index, current in enumerate(history):
         before = history[:index]
-        assert filters.rollback_release(history, current) == (before[-1] if before else None)
+        assert sanic_service_releases.rollback_release(history, current) == (
+            before[-1] if before else None
+        )
 
 
 def test_a_running_release_that_never_passed_the_gate_goes_back_to_the_last_that_did():
-    assert filters.rollback_release([release(1), release(2)], release(3)) == release(2)
-    assert filters.rollback_release([], release(3)) is None
+    assert sanic_service_releases.rollback_release([release(1), release(2)], release(3)) == release(
+        2
+    )
+    assert sanic_service_releases.rollback_release([], release(3)) is None
 
 
 def test_the_rollback_plan_reads_the_links_and_the_releases_file_of_the_host():
     service = {"name": "api", "install_dir": "/opt/sanic-services/api"}
     app, venv = release(2).split()
-    plan = filters.rollback_plan(
+    plan = sanic_service_releases.rollback_plan(
         (
             service,
             {"stat": {"lnk_target": app}},
@@ -88,7 +91,7 @@ def test_the_rollback_plan_reads_the_links_and_the_releases_file_of_the_host():
     )
     assert (plan["app_version"], plan["venv_version"]) == tuple(release(1).split())
     assert plan["rolled_back_from"] == release(2)
-    missing = filters.rollback_plan(
+    missing = sanic_service_releases.rollback_plan(
         (service, {"stat": {}}, {"stat": {}}, {"rc": 1, "stdout_lines": []})
     )
     assert (missing["app_version"], missing["history"]) == ("", [])
@@ -116,7 +119,7 @@ def test_every_version_directory_no_kept_release_names_goes_with_every_unpacked_
         and path.rsplit("/", 1)[1].startswith(("app-", "venv-", "wheels-"))
         and (path.split("/")[3], path.rsplit("/", 1)[1]) not in names_kept
     )
-    pruned = filters.versions_to_prune(found, services, kept)
+    pruned = sanic_service_releases.versions_to_prune(found, services, kept)
     assert pruned == expected
     assert "/opt/s/api/app-0000000000000001" not in pruned
     assert "/opt/s/api/wheels-0000000000000001" in pruned
@@ -166,7 +169,7 @@ def test_a_removal_deletes_only_accounts_the_role_created_and_nothing_left_uses(
     passwd.update({name: passwd_entry(1000, gid) for name, gid in other_users.items()})
     passwd.setdefault("alice", passwd_entry(1000, 1000))
     groups = {"shop": ["x", "900", members], "root": ["x", "0", ""]}
-    result = filters.accounts_to_remove(
+    result = sanic_service_removal.accounts_to_remove(
         [{"name": "shop", "user": "shop", "group": "shop"}], kept, created, passwd, groups
     )
     assert (result["users"], result["groups"]) == removed
@@ -186,7 +189,7 @@ def test_a_removal_deletes_only_accounts_the_role_created_and_nothing_left_uses(
 def test_a_removal_may_not_delete_the_metrics_directory_of_a_kept_service(
     removed_dir, kept_dir, refused
 ):
-    errors = filters.removal_errors(
+    errors = sanic_service_removal.removal_errors(
         [{"name": "old", "multiproc_dir": removed_dir}],
         "app-1",
         [{"name": "new", "multiproc_dir": kept_dir}],
@@ -219,12 +222,12 @@ def test_the_cache_keeps_what_hosts_hold_and_the_most_recent_spares_of_each_kind
         for n in range(6)
     ]
     held = [f"app-{0:016x} venv-{1:016x}"]
-    pruned = filters.cache_to_prune(apps + wheelhouses, held, 2)
+    pruned = sanic_service_releases.cache_to_prune(apps + wheelhouses, held, 2)
     # Held: app 0 and wheelhouse 1; spares: the two newest others of each kind (4, 5).
     assert pruned == sorted(
         [apps[n]["path"] for n in (1, 2, 3)] + [wheelhouses[n]["path"] for n in (0, 2, 3)]
     )
-    assert filters.cache_to_prune(apps, [], 10) == []
+    assert sanic_service_releases.cache_to_prune(apps, [], 10) == []
 
 
 # --- the role's task files, run by ansible-playbook ----------------------------------------------

@@ -1,20 +1,16 @@
-"""sanic_service's resolver (filter_plugins/sanic_service.py): the one place a service's defaults,
-derived names and addresses are computed, and the network check preflight shares with the package.
+"""sanic_service's resolver (plugins/filter/sanic_service_resolver.py): the one place a service's
+defaults, derived names and addresses are computed, and the network check preflight shares with
+the package (plugins/filter/sanic_service_network.py).
 """
 
-import importlib.util
 import ipaddress
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-PLUGIN = REPO / "roles/sanic_service/filter_plugins/sanic_service.py"
-INSTRUMENTATION_SOURCE = str(REPO / "app_instrumentation")
-
-spec = importlib.util.spec_from_file_location("sanic_service_filters", PLUGIN)
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_network,
+    sanic_service_recycling,
+    sanic_service_resolver,
+)
 
 # A role-wide environment, for an item's own to merge over.
 ROLE_ENVIRONMENT = {"SHARED": "1", "OVERRIDDEN": "role"}
@@ -65,12 +61,12 @@ def test_an_item_overrides_defaults_and_its_environment_merges_over_the_roles(re
 
 def test_recycling_is_off_by_default_and_each_service_sets_its_own(resolve):
     recycled = resolve(max_requests=1000, max_rss_bytes=512 * 2**20)
-    assert filters.recycling_environment(resolve()) == {
+    assert sanic_service_recycling.recycling_environment(resolve()) == {
         "SANIC_WORKER_MAX_REQUESTS": 0,
         "SANIC_WORKER_MAX_REQUESTS_JITTER": 0,
         "SANIC_WORKER_MAX_RSS_BYTES": 0,
     }
-    assert filters.recycling_environment(recycled) == {
+    assert sanic_service_recycling.recycling_environment(recycled) == {
         "SANIC_WORKER_MAX_REQUESTS": 1000,
         "SANIC_WORKER_MAX_REQUESTS_JITTER": 0,
         "SANIC_WORKER_MAX_RSS_BYTES": 536870912,
@@ -110,7 +106,7 @@ def test_the_socket_unit_listens_where_the_service_is_bound(resolve, bind_addres
     ],
 )
 def test_only_ip_literals_and_every_address_can_be_listened_on(address, listenable):
-    assert filters.listenable(address) is listenable
+    assert sanic_service_resolver.listenable(address) is listenable
 
 
 # bind address, host address -> (health gate address, Prometheus target)
@@ -153,7 +149,7 @@ def test_gate_and_scrape_addresses_are_valid_url_hosts(resolve, bind_address, ho
     ],
 )
 def test_invalid_networks_are_those_the_package_refuses(networks, invalid):
-    assert filters.invalid_networks(networks, INSTRUMENTATION_SOURCE) == invalid
+    assert sanic_service_network.invalid_networks(networks) == invalid
 
 
 @pytest.mark.parametrize(
@@ -169,4 +165,4 @@ def test_invalid_networks_are_those_the_package_refuses(networks, invalid):
     ],
 )
 def test_networks_admit_as_the_service_would(networks, address, admitted):
-    assert filters.networks_admit(networks, address, INSTRUMENTATION_SOURCE) is admitted
+    assert sanic_service_network.networks_admit(networks, address) is admitted

@@ -11,20 +11,25 @@ load, that is a few requests in every thousand stops.
 socket itself is shared by every worker, or held by systemd: the connections still queued on it go
 to the other workers, or wait for the next start), then lets the loop read the requests that
 already reached the worker's connections, so that Sanic's own close then finds them in progress
-and answers them. Sanic keeps no reference to its server in worker mode, so the server and the
-connections are found among the process's objects, once, when the worker stops.
+and answers them. Sanic keeps no reference to its server in worker mode: sanic_internals.py finds
+the server and the connections among the process's objects, once, when the worker stops.
 """
 
 import array
 import asyncio
-import contextlib
 import fcntl
-import gc
 import termios
 
-from sanic.http.constants import Stage
 from sanic.log import error_logger
 from sanic.server.protocols.http_protocol import HttpProtocol
+
+from app_instrumentation.sanic_internals import (
+    connection_has_unparsed_bytes,
+    connection_is_idle,
+    connection_last_active,
+    connection_started,
+    listening_servers_and_connections,
+)
 
 # Requests already in the kernel's buffer are read within a turn or two of the loop.
 SETTLE_SECONDS = 0.05
@@ -34,39 +39,21 @@ MAX_PENDING_SECONDS = 1.0
 _POLL_SECONDS = 0.005
 
 
-def _servers_and_connections() -> tuple[list, set]:
-    """This process's listening servers, and the set of Sanic's open HTTP connections."""
-    server_types = (asyncio.AbstractServer,)
-    with contextlib.suppress(ImportError):
-        import uvloop.loop  # only present, and only needed, where uvloop is
-
-        server_types += (uvloop.loop.Server,)
-    servers, connections = [], set()
-    for candidate in gc.get_objects():
-        # type(), not isinstance(): a proxy object may answer for __class__ with an error.
-        kind = type(candidate)
-        if issubclass(kind, server_types):
-            servers.append(candidate)
-        elif issubclass(kind, HttpProtocol) and not connections:
-            # Every connection of a worker shares the one set Sanic closes at the end.
-            connections = candidate.connections
-    return servers, connections
-
-
 def _request_on_its_way(protocol: HttpProtocol, draining_since: float) -> bool:
     """Whether an idle connection has a request the worker has not read yet: bytes received, or
     accepted during the drain and not used yet (its client sends the request right after)."""
-    http = protocol._http  # as Sanic's close_if_idle reads it
     transport = protocol.transport
     if transport is None or transport.is_closing():
         return False
-    if http is None:
+    if not connection_started(protocol):
         return True  # accepted, and Sanic's connection task has not even started
-    if http.stage is not Stage.IDLE:
+    if not connection_is_idle(protocol):
         return False  # in progress: Sanic waits for it anyway
-    # Sanic's time of the connection's last activity. A connection that answered during the
-    # drain was closed after it (`Connection: close`), so a later one that is idle is new.
-    if protocol.recv_buffer or protocol._time >= draining_since:
+    if connection_has_unparsed_bytes(protocol):
+        return True
+    # A connection that answered during the drain was closed after it (`Connection: close`), so
+    # a later one that is idle is new.
+    if connection_last_active(protocol) >= draining_since:
         return True
     socket = transport.get_extra_info("socket")
     if socket is None:
@@ -83,7 +70,7 @@ async def stop_accepting_and_read_pending(draining_since: float) -> None:
     """Close this worker's listening servers, then wait until no idle connection has a request on
     its way (at least SETTLE_SECONDS, at most MAX_PENDING_SECONDS). `draining_since`: the
     time.monotonic() at which the worker's answers began to close their connections."""
-    servers, connections = _servers_and_connections()
+    servers, connections = listening_servers_and_connections()
     if not servers:
         error_logger.warning("stopping worker: no listening server found; Sanic closes it itself")
         return

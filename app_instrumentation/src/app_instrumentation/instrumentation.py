@@ -28,6 +28,7 @@ from sanic import Request, Sanic
 
 from app_instrumentation.access import AccessPolicy
 from app_instrumentation.compaction import compact_own_files_at_exit
+from app_instrumentation.crash_budget import EXIT_CODE_RESTART_LOOP
 from app_instrumentation.draining import stop_accepting_and_read_pending
 from app_instrumentation.exposition import make_metrics_handler, start_service_merger
 from app_instrumentation.http_metrics import (
@@ -37,7 +38,12 @@ from app_instrumentation.http_metrics import (
 )
 from app_instrumentation.multiprocess_dir import require_multiprocess_dir
 from app_instrumentation.recycling import RecyclingSettings, ask_to_be_recycled
-from app_instrumentation.workers import EXIT_CODE_RESTART_LOOP, WorkerSupervisor
+from app_instrumentation.sanic_internals import (
+    close_connection_after_response,
+    exception_that_ended,
+    is_websocket_route,
+)
+from app_instrumentation.workers import WorkerSupervisor
 
 METRICS_PATH_ENV_VAR = "METRICS_PATH"
 DEFAULT_METRICS_PATH = "/metrics"
@@ -169,13 +175,13 @@ def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetri
 
     def status_without_response(request: Request) -> int:
         route = request.route
-        if route is not None and route.extra.websocket:
+        if route is not None and is_websocket_route(route):
             return WEBSOCKET_STATUS
         if request.conn_info.lost:
             return CLIENT_CLOSED_REQUEST
         # Sanic answers a request it cancelled with the exception it cancelled it for (503 for
         # its response timeout), anything else that escapes with 500.
-        exception = getattr(request.stream, "exception", None)
+        exception = exception_that_ended(request)
         return getattr(exception, "status_code", SERVER_ERROR_STATUS)
 
     request_class = app.request_class or Request
@@ -190,7 +196,7 @@ def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetri
         async def respond(self, *args, **kwargs):
             response = await base_respond(self, *args, **kwargs)
             if draining and self.stream is not None:
-                self.stream.keep_alive = False
+                close_connection_after_response(self)
             try:
                 started = self.app_instrumentation_started
             except AttributeError:

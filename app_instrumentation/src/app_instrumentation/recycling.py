@@ -27,6 +27,8 @@ import random
 from sanic import Sanic
 from sanic.log import error_logger
 
+from app_instrumentation.sanic_internals import add_shared_state_entry
+
 MAX_REQUESTS_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS"
 MAX_REQUESTS_JITTER_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS_JITTER"
 MAX_RSS_BYTES_ENV_VAR = "SANIC_WORKER_MAX_RSS_BYTES"
@@ -80,7 +82,6 @@ def ask_to_be_recycled(app: Sanic) -> None:
     """Tell the main process's supervisor that this worker has served its requests."""
     pid = os.getpid()
     try:
-        # The shared dict itself (WorkerState keeps it as _state): one atomic write of a new key.
-        app.m.state._state[f"{RECYCLE_REQUEST_PREFIX}{pid}"] = {"pid": pid}
+        add_shared_state_entry(app.m, f"{RECYCLE_REQUEST_PREFIX}{pid}", {"pid": pid})
     except Exception:  # no multiplexer (single process) or the main process is gone
         error_logger.exception("could not ask the main process to recycle this worker")

@@ -16,12 +16,12 @@ import functools
 import os
 import socket
 import stat
-from multiprocessing import reduction
 
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
 from app_instrumentation.factory import load_app
+from app_instrumentation.sanic_internals import pass_to_spawned_workers_as_socket
 
 SD_LISTEN_FDS_START = 3
 DEFAULT_HOST = "127.0.0.1"
@@ -39,8 +39,7 @@ class InheritedListener(socket.socket):
         return None
 
 
-# Spawned workers get sockets through multiprocessing's reducer, registered for socket.socket only.
-reduction.register(InheritedListener, reduction._reduce_socket)
+pass_to_spawned_workers_as_socket(InheritedListener)
 
 
 def _error(problem: str, fix: str) -> SystemExit:

@@ -10,8 +10,9 @@ changes nothing.
 import re
 
 import bcrypt
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.certificates import (
+    certificate_problems,
+)
 
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 # Every request checks the hash: cost 10 keeps that near 50 ms, as Prometheus' own docs suggest.
@@ -42,49 +43,6 @@ def user_problems(users):
             " `password` (from your vault), not only a hash."
         )
     return problems
-
-
-def public_key_bytes(public_key):
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def certificate_problems(
-    cert_file,
-    key_file,
-    cert_pem,
-    key_pem,
-    cert_variable="prometheus_server_web_tls_cert_file",
-    key_variable="prometheus_server_web_tls_key_file",
-):
-    """Both or neither, readable, PEM, the certificate matches the key; sanic_service's preflight
-    checks each service's certificate with this too, under its own variable names."""
-    if bool(cert_file) != bool(key_file):
-        return [f"{cert_variable} and {key_variable} go together: set both or neither."]
-    if not cert_file:
-        return []
-    missing = [
-        f"{variable} {path} is not a readable file on the control node."
-        for variable, path, pem in (
-            (cert_variable, cert_file, cert_pem),
-            (key_variable, key_file, key_pem),
-        )
-        if not pem
-    ]
-    if missing:
-        return missing
-    try:
-        certificate = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError as error:
-        return [f"{cert_variable} {cert_file} is no PEM certificate: {error}"]
-    try:
-        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError) as error:
-        return [f"{key_variable} {key_file} is no unencrypted PEM key: {error}"]
-    if public_key_bytes(certificate.public_key()) != public_key_bytes(key.public_key()):
-        return [f"{cert_variable} {cert_file} does not match its key {key_variable} {key_file}."]
-    return []
 
 
 def prometheus_server_web_problems(users, cert_file="", key_file="", cert_pem="", key_pem=""):

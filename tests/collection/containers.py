@@ -1,0 +1,85 @@
+"""Fresh systemd containers of a test's own, started as the Molecule fleet's are: with the settings
+of molecule/default/molecule.yml's first platform and the image and cgroup mount scripts/images.sh
+wrote to .cache/molecule.env. Their names and their network start with `collection-`, so the lab's
+`spm-*` containers are never touched; leaving the block removes them."""
+
+import json
+import string
+import subprocess
+import uuid
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MOLECULE_SCENARIO = REPO / "molecule" / "default" / "molecule.yml"
+MOLECULE_ENV = REPO / ".cache" / "molecule.env"
+NAME_PREFIX = "collection"
+BOOT_TIMEOUT = 120
+
+
+def docker(*argv, check=True, timeout=180):
+    result = subprocess.run(
+        ["docker", *argv], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert not check or result.returncode == 0, f"docker {' '.join(argv)}: {result.stderr}"
+    return result
+
+
+def molecule_environment() -> dict:
+    assert MOLECULE_ENV.is_file(), f"{MOLECULE_ENV} is missing: run scripts/images.sh"
+    lines = MOLECULE_ENV.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def run_arguments(platform: dict, environment: dict) -> tuple[list[str], str, list[str]]:
+    """docker run's options, image and command for a Molecule platform of the docker driver."""
+
+    def expand(value):
+        return string.Template(str(value)).substitute(environment)
+
+    options = [f"--cgroupns={platform['cgroupns_mode']}"]
+    options += [f"--cap-add={capability}" for capability in platform["capabilities"]]
+    options += [f"--security-opt={option}" for option in platform["security_opts"]]
+    options += [f"--tmpfs={path}" for path in platform["tmpfs"]]
+    options += [f"--volume={expand(volume)}" for volume in platform["volumes"]]
+    options += [f"--sysctl={key}={value}" for key, value in platform["sysctls"].items()]
+    return options, expand(platform["image"]), platform["command"].split()
+
+
+class Fleet:
+    """Containers `collection-<id>-<role>` on a network of their own, systemd running in each."""
+
+    def __init__(self, roles: list[str]):
+        self.name = f"{NAME_PREFIX}-{uuid.uuid4().hex[:8]}"
+        self.containers = {role: f"{self.name}-{role}" for role in roles}
+
+    def __enter__(self):
+        platform = yaml.safe_load(MOLECULE_SCENARIO.read_text())["platforms"][0]
+        options, image, command = run_arguments(platform, molecule_environment())
+        docker("network", "create", self.name)
+        try:
+            for container in self.containers.values():
+                docker("run", "--detach", f"--name={container}", f"--hostname={container}",
+                       f"--network={self.name}", *options, image, *command)  # fmt: skip
+            for container in self.containers.values():
+                state = self.run(container, "systemctl", "is-system-running", "--wait")
+                assert state.stdout.strip() == "running", f"{container}: {state.stdout}"
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+
+    def remove(self):
+        docker("rm", "--force", *self.containers.values(), check=False)
+        docker("network", "rm", self.name, check=False)
+
+    def run(self, container: str, *argv) -> subprocess.CompletedProcess:
+        return docker("exec", container, *argv, check=False, timeout=BOOT_TIMEOUT)
+
+    def subnet(self) -> str:
+        network = json.loads(docker("network", "inspect", self.name).stdout)[0]
+        return network["IPAM"]["Config"][0]["Subnet"]
