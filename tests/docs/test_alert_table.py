@@ -16,7 +16,7 @@ SECONDS = {"s": 1, "m": 60, "h": 3600}
 # Alertmanager's own peer timeout, where the lab's flags set none.
 DEFAULT_PEER_TIMEOUT = 15
 # What the check adds to the peer timeout for a notification's way (vars/alerting.yml).
-NOTIFICATION_WAY = 8
+NOTIFICATION_WAY = 13
 
 
 def seconds(duration):
