@@ -1,5 +1,5 @@
 # Entry points; the scripts under scripts/ do the work and print what they do.
-.PHONY: test lab lab-down setup images bench converge verify check docs
+.PHONY: test lab lab-down setup images bench converge verify check docs dashboards
 
 test:  ## everything CI runs: set-up, lint, tests, benchmark smoke, Molecule fleet
 	scripts/test.sh
@@ -28,5 +28,8 @@ verify:  ## run the Molecule verify step against the converged fleet: every flee
 check:  ## run fleet checks by name against the converged fleet: make check CHECK="alerting crash_loop"
 	.venv/bin/python scripts/fleet_checks.py $(CHECK)
 
-docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml
+docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml and settings.py
 	.venv/bin/python scripts/role_docs.py --write
+
+dashboards:  ## regenerate dashboards/sanic.json from the dashboard's code in dashboards/
+	PYTHONPATH=.cache/collections .venv/bin/python -m dashboards.build

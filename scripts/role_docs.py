@@ -1,7 +1,8 @@
-"""Render docs/ROLE_VARIABLES.md's role tables from every role's meta/argument_specs.yml.
+"""Render docs/ROLE_VARIABLES.md's role tables from every role's meta/argument_specs.yml, and the
+table of each service's environment from app_instrumentation's settings table.
 
-argument_specs.yml is the one source of truth; this script only copies it into the page
-(`--write`) or reports where the page has fallen behind it (`--check`).
+argument_specs.yml and settings.py are the sources of truth; this script only copies them into the
+page (`--write`) or reports where the page has fallen behind them (`--check`).
 """
 
 import argparse
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from app_instrumentation.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "ROLE_VARIABLES.md"
@@ -60,29 +63,76 @@ def options_table(options):
     return rows
 
 
+def entry_points(specs):
+    """Each entry point besides main: what it does, and the variables it needs besides main's."""
+    main_options = specs["main"].get("options", {})
+    lines = []
+    for name, spec in specs.items():
+        if name == "main":
+            continue
+        added = [f"`{option}`" for option in spec.get("options", {}) if option not in main_options]
+        needs = f" Needs {', '.join(added)} too." if added else ""
+        lines.append(f"- `{name}`: {as_text(spec.get('short_description'))}.{needs}")
+    if not lines:
+        return []
+    heading = "Entry points besides `main` (`include_role` with `tasks_from: <name>`):"
+    return ["", heading, "", *lines]
+
+
 def role_section(role_dir):
-    spec = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())
-    main = spec["argument_specs"]["main"]
+    specs = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    main = specs["main"]
     lines = [f"### {role_dir.name}", "", as_text(main.get("short_description")), ""]
     lines += options_table(main.get("options", {}))
     for name, option in main.get("options", {}).items():
         if "options" in option:
             lines += ["", f"Keys of each item of `{name}`:", ""]
             lines += options_table(option["options"])
+    lines += entry_points(specs)
+    return "\n".join(lines) + "\n"
+
+
+ENVIRONMENT_SECTION = "environment of each service"
+
+
+def environment_row(setting):
+    key = f"`{setting.key}`" if setting.key else "`environment`"
+    if setting.passed_when:
+        key += " (when `{}` is `{}`)".format(*setting.passed_when)
+    default = f"`{setting.default_text}`" if setting.default_text else ""
+    fields = (f"`{setting.environment}`", key, default, setting.doc)
+    return "| " + " | ".join(cell(field) for field in fields) + " |"
+
+
+def environment_section():
+    lines = [
+        "### Environment of each sanic_service service",
+        "",
+        "From app_instrumentation's settings table (`settings.py`): what each unit passes to its"
+        " service, set through the role key, or else through the service's `environment`. A value"
+        " the table's rule refuses stops preflight before any change, and the service at start.",
+        "",
+        "| variable | set through | default | description |",
+        "|---|---|---|---|",
+    ]
+    lines += [environment_row(setting) for setting in SETTINGS if setting.environment]
     return "\n".join(lines) + "\n"
 
 
 def role_sections():
-    """One rendered section per role, keyed by role name, in name order."""
+    """One rendered section per role, keyed by role name, in name order, then the services'
+    environment."""
     role_dirs = sorted(path.parents[1] for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
-    return {role_dir.name: role_section(role_dir) for role_dir in role_dirs}
+    sections = {role_dir.name: role_section(role_dir) for role_dir in role_dirs}
+    return {**sections, ENVIRONMENT_SECTION: environment_section()}
 
 
 def generated_block(sections):
     intro = (
         "Generated from each role's `meta/argument_specs.yml` by `scripts/role_docs.py`"
         f" (`{FIX_COMMAND}`); `ansible-doc -t role -r roles <role>` shows the same. Every"
-        " variable with a default is set, in this order, in the role's `defaults/main.yml`.\n"
+        " variable with a default is set, in this order, in the role's `defaults/main.yml`. The"
+        " last table comes from app_instrumentation's settings table.\n"
     )
     return "\n".join([START, intro, *sections.values(), END])
 
@@ -110,7 +160,11 @@ def stale_parts(page_text, sections):
     current = current_block(page_text)
     if current is None:
         return [f"the whole section (markers {START} ... {END} are missing)"]
-    stale = [f"role {name}" for name, section in sections.items() if section not in current]
+    stale = [
+        name if name == ENVIRONMENT_SECTION else f"role {name}"
+        for name, section in sections.items()
+        if section not in current
+    ]
     if not stale and current != generated_block(sections):
         stale.append("the section's text outside the role tables (or a role that no longer exists)")
     return stale
@@ -135,9 +189,12 @@ def main():
     stale = stale_parts(page_text, sections)
     if stale:
         print(f"{args.page.name}'s role variables are stale: " + "; ".join(stale), file=sys.stderr)
-        print(f"Regenerate them from meta/argument_specs.yml with: {FIX_COMMAND}", file=sys.stderr)
+        print(
+            f"Regenerate them from meta/argument_specs.yml and settings.py with: {FIX_COMMAND}",
+            file=sys.stderr,
+        )
         return 1
-    print(f"{args.page.name}'s role variables match meta/argument_specs.yml")
+    print(f"{args.page.name}'s role variables match meta/argument_specs.yml and settings.py")
     return 0
 
 

@@ -3,7 +3,10 @@ tests uses."""
 
 import copy
 import inspect
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,70 @@ def resolve_services():
         return resolve_with(services, **{**copy.deepcopy(role_keywords), **keywords})
 
     return resolve
+
+
+@pytest.fixture(scope="session")
+def render_units():
+    """`render(directory, variables, tasks_from)`: ansible-playbook on this machine resolves the
+    services like the role does (`tasks_from`, with its argument spec), then renders each one's
+    unit from the role's unit template into `directory`."""
+
+    def render(directory: Path, variables: dict, tasks_from: str) -> subprocess.CompletedProcess:
+        play = {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "ansible.builtin.include_role": {
+                        "name": "sanic_service",
+                        "tasks_from": tasks_from,
+                        "public": True,
+                    }
+                },
+                {
+                    "ansible.builtin.template": {
+                        "src": str(SANIC_SERVICE_ROLE / "templates" / "sanic-service.service.j2"),
+                        "dest": f"{directory}/{{{{ service.unit_name }}}}",
+                        "mode": "0644",
+                    },
+                    "loop": "{{ sanic_service_instances }}",
+                    "loop_control": {"loop_var": "service"},
+                },
+            ],
+        }
+        playbook = directory / "play.yml"
+        playbook.write_text(json.dumps([play]))
+        return subprocess.run(
+            [
+                Path(sys.executable).parent / "ansible-playbook",
+                "--connection=local",
+                "--inventory=localhost,",
+                "--extra-vars",
+                json.dumps({"ansible_python_interpreter": sys.executable, **variables}),
+                playbook,
+            ],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+                "ANSIBLE_LOCALHOST_WARNING": "false",
+                "ANSIBLE_NOCOLOR": "1",
+            },
+            timeout=180,
+        )
+
+    return render
+
+
+@pytest.fixture(scope="session")
+def unit_environment():
+    """`environment(unit)`: the variables a rendered unit file passes, by name."""
+
+    def environment(unit: Path) -> dict[str, str]:
+        prefix = 'Environment="'
+        lines = unit.read_text().splitlines()
+        pairs = [line[len(prefix) : -1] for line in lines if line.startswith(prefix)]
+        return dict(pair.split("=", 1) for pair in pairs)
+
+    return environment

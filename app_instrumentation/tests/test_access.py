@@ -75,7 +75,9 @@ def test_unreadable_or_empty_token_file_stops_the_service(tmp_path):
 
 
 def test_invalid_network_stops_the_service():
-    with pytest.raises(SystemExit, match=re.escape("METRICS_ALLOWED_NETWORKS holds '10.0.0.1/8'")):
+    with pytest.raises(
+        SystemExit, match=re.escape("METRICS_ALLOWED_NETWORKS=10.0.0.1/8 holds '10.0.0.1/8'")
+    ):
         parse_networks("10.0.0.1/8")
 
 

@@ -1,4 +1,5 @@
-"""Preflight's check of metrics paths: a URL path of its own, shadowing no route of the app."""
+"""Preflight's check of metrics paths: shadowing no route of the app (that it is a URL path of its
+own, not '/', is the settings table's rule: sanic_service_settings.py)."""
 
 import re
 
@@ -22,31 +23,22 @@ def _route_pattern(route: str) -> re.Pattern:
 def metrics_path_errors(
     services: list[dict], host: str, app_routes: dict | None = None
 ) -> list[str]:
-    """A metrics path is a URL path of its own: not '/', and matching no route of the app
-    (`app_routes`: service name -> the route paths found in its app_source)."""
+    """A metrics path matches no route of the app (`app_routes`: service name -> the route paths
+    found in its app_source)."""
     errors = []
     for service in services:
         path = str(service["metrics_path"])
-        label = f"{host}: {service_label(service)}.metrics_path = {quoted(path)}"
-        if not re.fullmatch(r"/\S*", path):
-            errors.append(f"{label} is not allowed; use a URL path starting with /, e.g. /metrics")
-        elif path.rstrip("/") == "":
+        shadowed = [
+            route
+            for route in (app_routes or {}).get(service["name"], [])
+            if _route_pattern(str(route)).fullmatch(path)
+        ]
+        if shadowed:
             errors.append(
-                f"{label} is not allowed: it would answer for the app's root; use a path of its"
-                " own, e.g. /metrics"
+                f"{host}: {service_label(service)}.metrics_path = {quoted(path)} is not allowed:"
+                f" it would shadow the app's route {', '.join(map(quoted, shadowed))} (found in"
+                f" {service.get('app_source')}); use a path the app does not serve"
             )
-        else:
-            shadowed = [
-                route
-                for route in (app_routes or {}).get(service["name"], [])
-                if _route_pattern(str(route)).fullmatch(path)
-            ]
-            if shadowed:
-                errors.append(
-                    f"{label} is not allowed: it would shadow the app's route"
-                    f" {', '.join(map(quoted, shadowed))} (found in {service.get('app_source')});"
-                    " use a path the app does not serve"
-                )
     return errors
 
 

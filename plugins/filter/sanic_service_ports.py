@@ -12,6 +12,8 @@ from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.mess
     service_label,
 )
 
+from app_instrumentation.settings import PORT
+
 
 def listen_port(address) -> int | None:
     """The port of a program's listen address: host:port (IPv6 host in brackets), :port or a bare
@@ -33,11 +35,8 @@ def listen_port(address) -> int | None:
 
 
 def _port(value) -> int | None:
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if 1 <= number <= 65535 else None
+    """The port, None when the settings table refuses it (the settings check reports that)."""
+    return None if PORT.refusal(value) else PORT.rule(str(value))
 
 
 def host_listeners(listeners: list[dict], host: str, groups: dict, host_vars: dict) -> list[dict]:
@@ -60,8 +59,9 @@ def host_listeners(listeners: list[dict], host: str, groups: dict, host_vars: di
 
 
 def port_errors(services: list[dict], host: str, listeners: list[dict]) -> list[str]:
-    """Every port on the host is a TCP port held by one program: each service's, and each other
-    program's the inventory places on the host (`host_listeners`)."""
+    """Every port on the host is held by one program: each service's, and each other program's
+    the inventory places on the host (`host_listeners`); a service's port the settings table
+    refuses is the settings check's to report."""
     errors = []
     held = {}
     for listener in listeners:
@@ -84,10 +84,6 @@ def port_errors(services: list[dict], host: str, listeners: list[dict]) -> list[
     for service in services:
         port = _port(service["port"])
         if port is None:
-            errors.append(
-                f"{host}: {service_label(service)}.port = {service['port']} is not allowed; use a"
-                " TCP port in 1-65535"
-            )
             continue
         sharing = [other["name"] for other in services if _port(other["port"]) == port]
         if len(sharing) > 1:

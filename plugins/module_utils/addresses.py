@@ -3,6 +3,10 @@
 import ipaddress
 import re
 
+# The settings table's: an IPv4 or IPv6 address, IPv6 with or without a pair of brackets.
+from app_instrumentation.setting_rules import is_ip_literal as is_ip_literal
+from app_instrumentation.settings import BIND_ADDRESS
+
 # Bind addresses that mean "every local address": the gate scrapes them over IPv4 loopback, which
 # a dual-stack "::" socket accepts too, and Prometheus reaches them at the host's own address.
 ANY_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
@@ -21,21 +25,9 @@ def url_host(address: str) -> str:
     return f"[{literal}]" if literal.version == 6 else str(literal)
 
 
-def is_ip_literal(address: str) -> bool:
-    """An IPv4 or IPv6 address, IPv6 with or without a pair of brackets."""
-    text = str(address)
-    bracketed = text.startswith("[") and text.endswith("]")
-    try:
-        literal = ipaddress.ip_address(text[1:-1] if bracketed else text)
-    except ValueError:
-        return False
-    return literal.version == 6 or not bracketed
-
-
 def listenable(address: str) -> bool:
-    """True for what a socket unit can listen on: an IP literal (IPv6 with or without brackets),
-    or "" for every address."""
-    return address == "" or is_ip_literal(address)
+    """True for what a socket unit can listen on: the settings table's rule of bind_address."""
+    return BIND_ADDRESS.refusal(address) is None
 
 
 def is_host_name(name: str) -> bool:

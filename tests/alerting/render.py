@@ -50,17 +50,26 @@ def copy_role_with_noted_handler(role: str, roles_path: Path, handler: str, note
 
 
 def run_plays(
-    plays: list, variables: dict, roles_path: Path, workdir: Path, hosts: dict | None = None
+    plays: list,
+    variables: dict,
+    roles_path: Path,
+    workdir: Path,
+    hosts: dict | None = None,
+    groups: dict[str, list[str]] | None = None,
 ):
     """ansible-playbook on this machine (local connection) over `plays`, with extra `variables`;
     on localhost, or on each of `hosts` (inventory name -> its host variables): one run can then
-    check several cases, each host one case."""
+    check several cases, each host one case. `groups` puts hosts in inventory groups."""
     playbook = workdir / "plays.yml"
     playbook.write_text(json.dumps(plays))
     inventory = "localhost,"
     if hosts is not None:
         inventory = workdir / "inventory.yml"
-        inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
+        children = {
+            group: {"hosts": {host: {} for host in members}}
+            for group, members in (groups or {}).items()
+        }
+        inventory.write_text(json.dumps({"all": {"hosts": hosts, "children": children}}))
     return subprocess.run(
         [
             Path(sys.executable).parent / "ansible-playbook",

@@ -102,6 +102,7 @@ def run_scrape_job(scratch, tls, **overrides):
         "sanic_scrape_job_prometheus_config_file": str(scratch / "prometheus.yml"),
         "sanic_scrape_job_file_sd_dir": str(scratch / "file_sd"),
         "sanic_scrape_job_rules_file": str(scratch / "rules" / "sanic.yml"),
+        "sanic_scrape_job_slo_rules_dir": str(scratch / "rules" / "slos"),
         "sanic_scrape_job_scrape_interval": "1s",
         "sanic_scrape_job_tls_ca_source": str(tls / "ca.crt"),
         "sanic_scrape_job_tls_ca_file": str(scratch / "sanic-ca.crt"),
@@ -109,7 +110,7 @@ def run_scrape_job(scratch, tls, **overrides):
     }
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
-        for name in ("variables.yml", "preflight.yml", "rules.yml", "tls.yml", "configure.yml")
+        for name in ("variables", "preflight", "rules", "tls", "configure")
     ]
     plays = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
     return run_plays(plays, variables, scratch / "roles", scratch)

@@ -55,7 +55,7 @@ def run_tasks(scratch, tls, **overrides):
     }
     tasks = [
         {"ansible.builtin.include_role": {"name": "prometheus_server", "tasks_from": name}}
-        for name in ("web.yml", "alerting.yml")
+        for name in ("web", "alerting")
     ]
     plays = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
     result = run_plays(plays, variables, scratch / "roles", scratch)

@@ -73,11 +73,12 @@ def role_runs(tmp_path_factory):
             "sanic_scrape_job_prometheus_config_file": str(scratch / "prometheus.yml"),
             "sanic_scrape_job_file_sd_dir": str(scratch / "file_sd"),
             "sanic_scrape_job_rules_file": str(scratch / "rules" / "sanic.yml"),
+            "sanic_scrape_job_slo_rules_dir": str(scratch / "rules" / "slos"),
         }
         scratches[shape] = (host, scratch)
     tasks = [
         {"ansible.builtin.include_role": {"name": "sanic_scrape_job", "tasks_from": name}}
-        for name in ("variables.yml", "preflight.yml", "rules.yml", "configure.yml")
+        for name in ("variables", "preflight", "rules", "configure")
     ]
     plays = [{"hosts": "all", "gather_facts": False, "tasks": tasks}]
     first = run_plays(plays, {}, root / "roles", root, hosts)
@@ -109,8 +110,8 @@ def test_the_role_adds_its_rules_and_job_once_promtool_accepts_it_and_a_rerun_ch
     before = yaml.safe_load(SHAPES[shape].replace("OTHER_RULES", str(scratch / "other_rules.yml")))
     before = before or {}
     config = yaml.safe_load(after_first_run)
-    rules_file = str(scratch / "rules" / "sanic.yml")
-    assert sorted(config["rule_files"]) == sorted((before.get("rule_files") or []) + [rules_file])
+    rules_files = [str(scratch / "rules" / "sanic.yml"), str(scratch / "rules" / "slos" / "*.yml")]
+    assert sorted(config["rule_files"]) == sorted((before.get("rule_files") or []) + rules_files)
     jobs = [job["job_name"] for job in config["scrape_configs"]]
     assert sorted(jobs) == sorted(
         [job["job_name"] for job in before.get("scrape_configs") or []] + [JOB]

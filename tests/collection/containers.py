@@ -6,6 +6,7 @@ wrote to .cache/molecule.env. Their names and their network start with `collecti
 import json
 import string
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -63,12 +64,22 @@ class Fleet:
                 docker("run", "--detach", f"--name={container}", f"--hostname={container}",
                        f"--network={self.name}", *options, image, *command)  # fmt: skip
             for container in self.containers.values():
-                state = self.run(container, "systemctl", "is-system-running", "--wait")
-                assert state.stdout.strip() == "running", f"{container}: {state.stdout}"
+                self.wait_for_systemd(container)
         except BaseException:
             self.remove()
             raise
         return self
+
+    def wait_for_systemd(self, container: str) -> None:
+        """Until systemd reports `running`. Right after `docker run` its bus may not be up yet,
+        and `is-system-running --wait` then answers nothing at once instead of waiting."""
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while True:
+            state = self.run(container, "systemctl", "is-system-running", "--wait")
+            if state.stdout.strip() == "running" or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert state.stdout.strip() == "running", f"{container}: {state.stdout}{state.stderr}"
 
     def __exit__(self, *exc_info):
         self.remove()

@@ -86,7 +86,9 @@ def test_the_artifact_carries_what_a_deploy_needs_and_not_the_checkouts_tooling(
     assert (source / "src/app_instrumentation/access.py").is_file()
     assert (root / "playbooks/site.yml").is_file()
     assert (root / "plugins/filter/sanic_service_resolver.py").is_file()
+    assert (root / "dashboards/sanic.json").is_file()
     left_out = [".venv", ".cache", "molecule", "tests", "scripts", "app_instrumentation/tests"]
+    left_out += ["dashboards/build.py", "dashboards/__init__.py"]
     assert [name for name in left_out if (root / name).exists()] == []
 
 

@@ -1,26 +1,16 @@
 """The Grafana dashboard covers the agreed panels and every panel query is valid PromQL."""
 
-import json
 import re
 import subprocess
-from pathlib import Path
 
 import yaml
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "sanic.json"
-# What Grafana substitutes before it sends a query: the default job and the "All" value.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$job": "sanic-api", "$service": ".+"}
-
-
-def grafana_substituted(query: str) -> str:
-    for variable, value in GRAFANA_VARIABLES.items():
-        query = query.replace(variable, value)
-    return query
+from dashboards.queries import committed_dashboard, grafana_substituted
+from dashboards.queries import panel_queries as dashboard_panel_queries
 
 
 def panel_queries() -> dict[str, list[str]]:
-    dashboard = json.loads(DASHBOARD.read_text())
-    return {p["title"]: [t["expr"] for t in p["targets"]] for p in dashboard["panels"]}
+    return dashboard_panel_queries(committed_dashboard())
 
 
 def test_dashboard_has_one_panel_per_agreed_view():
@@ -34,6 +24,9 @@ def test_dashboard_has_one_panel_per_agreed_view():
         "Multiprocess files",
         "Worker restarts by reason",
         "Worker resident memory",
+        "SLI against objective",
+        "Error budget remaining",
+        "Burn rates",
     ]
 
 
@@ -128,27 +121,29 @@ def promql_labels(labels: dict) -> str:
     return f"{name}{{{rest}}}"
 
 
-def test_the_worker_panels_show_restarts_and_memory_as_promtool_computes_them(tmp_path):
+def promtool_evaluates(tmp_path, input_series: list, eval_time: str, expected: dict) -> None:
+    """promtool evaluates each panel's first query (`expected`: title -> samples) over the series,
+    every 15 s, as Grafana sends it, and finds exactly the samples expected at `eval_time`."""
     queries = panel_queries()
     tests = [
         {
             "interval": "15s",
-            "input_series": WORKER_SERIES,
+            "input_series": input_series,
             "promql_expr_test": [
                 {
                     "expr": grafana_substituted(queries[title][0]),
-                    "eval_time": "105s",
+                    "eval_time": eval_time,
                     "exp_samples": [
                         {"labels": promql_labels(labels), "value": value}
                         for labels, value in samples
                     ],
                 }
-                for title, samples in PANEL_VALUES_AT_105S.items()
+                for title, samples in expected.items()
             ],
         }
     ]
     (tmp_path / "empty_rules.yml").write_text(yaml.safe_dump({"groups": []}))
-    unit_tests = tmp_path / "worker_panels.test.yml"
+    unit_tests = tmp_path / "panels.test.yml"
     # promtool evaluates only at multiples of evaluation_interval (1m unless set).
     unit_tests.write_text(
         yaml.safe_dump(
@@ -161,3 +156,83 @@ def test_the_worker_panels_show_restarts_and_memory_as_promtool_computes_them(tm
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_worker_panels_show_restarts_and_memory_as_promtool_computes_them(tmp_path):
+    promtool_evaluates(tmp_path, WORKER_SERIES, "105s", PANEL_VALUES_AT_105S)
+
+
+def slo_series(name: str, slo: str, value: float, **labels: str) -> dict:
+    selector = promql_labels(
+        {"__name__": name, "job": "sanic-api", "service": "shop", "slo": slo, **labels}
+    )
+    return {"series": selector, "values": f"{value}x8"}
+
+
+# Two SLOs of one service, as slo.py records them: availability 99.9% over 28d (budget 0.001),
+# which failed 6x as fast as its budget allows over the last hour and spent 40% of it; latency
+# 99% over 30d, never failed. A job the dashboard does not show has the same names.
+SLO_SERIES = [
+    *(
+        slo_series(f"sanic_slo:error_ratio:rate{window}", "availability", ratio)
+        for window, ratio in (
+            ("1h", 0.006),
+            ("6h", 0.006),
+            ("1d", 0.003),
+            ("3d", 0.0005),
+            ("28d", 0.0004),
+        )
+    ),
+    slo_series(
+        "sanic_slo:error_budget_remaining:ratio",
+        "availability",
+        0.6,
+        objective="99.9",
+        window="28d",
+    ),
+    *(
+        slo_series(f"sanic_slo:error_ratio:rate{window}", "latency", 0)
+        for window in ("1h", "6h", "1d", "3d", "30d")
+    ),
+    slo_series(
+        "sanic_slo:error_budget_remaining:ratio", "latency", 1, objective="99", window="30d"
+    ),
+    {
+        "series": 'sanic_slo:error_ratio:rate1h{job="other", service="shop", slo="availability"}',
+        "values": "0.5x8",
+    },
+]
+AVAILABILITY = {"job": "sanic-api", "service": "shop", "slo": "availability"}
+LATENCY = {"job": "sanic-api", "service": "shop", "slo": "latency"}
+SLO_PANEL_VALUES = {
+    "SLI against objective": [
+        ({**AVAILABILITY, "objective": "99.9", "window": "28d"}, 0.9996),
+        ({**LATENCY, "objective": "99", "window": "30d"}, 1),
+    ],
+    "Error budget remaining": [
+        (
+            {
+                "__name__": "sanic_slo:error_budget_remaining:ratio",
+                **AVAILABILITY,
+                "objective": "99.9",
+                "window": "28d",
+            },
+            0.6,
+        ),
+        (
+            {
+                "__name__": "sanic_slo:error_budget_remaining:ratio",
+                **LATENCY,
+                "objective": "99",
+                "window": "30d",
+            },
+            1,
+        ),
+    ],
+    # Over 1h: 0.006 / 0.001; 0 for the SLO that never failed.
+    "Burn rates": [(AVAILABILITY, 6), (LATENCY, 0)],
+}
+
+
+def test_the_slo_panels_show_sli_budget_and_burn_rate_as_promtool_computes_them(tmp_path):
+    promtool_evaluates(tmp_path, SLO_SERIES, "90s", SLO_PANEL_VALUES)

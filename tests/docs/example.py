@@ -50,7 +50,20 @@ def role_defaults(role_dir):
 
 
 def declared_variables():
+    """The variables an inventory sets: those of each role's `main` entry point."""
     return {name for role_dir in ROLE_DIRS for name in main_spec(role_dir)}
+
+
+def entry_point_variables():
+    """Every variable any entry point of a role declares, e.g. the resolved services."""
+    return {
+        name
+        for role_dir in ROLE_DIRS
+        for spec in yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())[
+            "argument_specs"
+        ].values()
+        for name in spec.get("options", {})
+    }
 
 
 @functools.cache

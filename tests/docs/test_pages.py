@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .example import ROLE_PATHS, ROOT, declared_variables, exported_metric_names
+from .example import ROLE_PATHS, ROOT, entry_point_variables, exported_metric_names
 from .markdown import (
     FENCE_LANGUAGES,
     README,
@@ -70,7 +70,7 @@ def test_page_names_only_metrics_the_instrumentation_exports(path):
 def test_page_names_only_variables_the_roles_declare(path):
     """A role variable misspelled in the manual would be copied into an inventory and ignored.
     A name ending in `_` is a family (`sanic_scrape_job_prometheus_*`)."""
-    declared = declared_variables()
+    declared = entry_point_variables()
     named = set(re.findall(VARIABLE, path.read_text()))
     unknown = {
         word

@@ -1,5 +1,6 @@
 """sanic_service preflight's checks of accounts and addresses (plugins/filter/
-sanic_service_identity.py and sanic_service_network.py).
+sanic_service_identity.py, sanic_service_network.py, and the settings table's rule of bind
+addresses through sanic_service_settings.py).
 Each check is tried over many generated values, allowed and refused, and every refusal names the
 host, the variable and what is allowed; VALUES_TRIED counts them per class.
 """
@@ -14,6 +15,9 @@ from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_network as network,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_settings as service_settings,
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.messages import quoted
 
@@ -137,12 +141,13 @@ NOT_HOST_NAMES = [
 
 @pytest.mark.parametrize("address", ["", *IPV4, *IPV6])
 def test_an_ip_literal_or_every_address_is_a_bind_address(address):
+    assert service_settings.settings_errors([service(bind_address=address)], HOST) == []
     assert network.address_errors([service(bind_address=address)], HOST, "10.9.9.9") == []
 
 
 @pytest.mark.parametrize("address", NOT_LISTENABLE)
 def test_anything_else_is_refused_as_a_bind_address(address):
-    errors = network.address_errors([service(bind_address=address)], HOST, "10.9.9.9")
+    errors = service_settings.settings_errors([service(bind_address=address)], HOST)
     assert_named(errors, f".bind_address = {quoted(address)}", "IPv4 or IPv6")
 
 

@@ -1,10 +1,12 @@
 """sanic_service preflight's checks of ports and metrics paths (plugins/filter/
-sanic_service_ports.py and sanic_service_metrics_path.py).
+sanic_service_ports.py and sanic_service_metrics_path.py, and the settings table's rules of both
+through sanic_service_settings.py).
 Each check is tried over many generated values, allowed and refused, and every refusal names the
 host, the variable and what is allowed; VALUES_TRIED counts them per class.
 """
 
 import itertools
+import json
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
@@ -12,6 +14,9 @@ from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_ports as ports,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_settings as service_settings,
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.messages import quoted
 
@@ -48,11 +53,18 @@ def test_a_port_of_its_own_is_allowed_as_int_or_string(port):
     services = [service(port=port), service(name="other", port=port % 65535 + 1)]
     assert ports.port_errors(services, HOST, [listener(f"0.0.0.0:{port % 65534 + 2}")]) == []
     assert ports.port_errors([service(port=str(port))], HOST, []) == []
+    assert (
+        service_settings.settings_errors([service(port=port), service(port=str(port))], HOST) == []
+    )
 
 
 @pytest.mark.parametrize("port", NOT_PORTS)
 def test_a_value_out_of_1_65535_is_refused(port):
-    assert_named(ports.port_errors([service(port=port)], HOST, []), ".port = ", "1-65535")
+    assert_named(
+        service_settings.settings_errors([service(port=port)], HOST), ".port = ", "1-65535"
+    )
+    # Not again by the port check, which finds only ports the settings table allows.
+    assert ports.port_errors([service(port=port)], HOST, []) == []
 
 
 @pytest.mark.parametrize("port", PORTS[::4])
@@ -114,12 +126,14 @@ ROUTES = {
 def test_a_path_of_its_own_is_allowed(path):
     routes = {"api": ["/", "/items/<item_id:int>", "/health"]}
     assert paths.metrics_path_errors([service(metrics_path=path)], HOST, routes) == []
+    assert service_settings.settings_errors([service(metrics_path=path)], HOST) == []
 
 
 @pytest.mark.parametrize("path", NOT_METRICS_PATHS)
 def test_root_and_non_paths_are_refused(path):
-    errors = paths.metrics_path_errors([service(metrics_path=path)], HOST, {})
-    assert_named(errors, f".metrics_path = {quoted(path)} is not allowed")
+    errors = service_settings.settings_errors([service(metrics_path=path)], HOST)
+    # JSON-quoted, so a control character shows as its escape, on one line.
+    assert_named(errors, f".metrics_path = {json.dumps(path)} is not allowed")
 
 
 @pytest.mark.parametrize(

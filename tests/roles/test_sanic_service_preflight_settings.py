@@ -1,5 +1,6 @@
 """sanic_service preflight's checks of the Prometheus servers' variables and of worker recycling
-(plugins/filter/sanic_service_scrape_servers.py and sanic_service_recycling.py).
+(plugins/filter/sanic_service_scrape_servers.py, and the settings table's rules of the recycling
+keys through sanic_service_settings.py).
 Each check is tried over many generated values, allowed and refused, and every refusal names the
 host, the variable and what is allowed; VALUES_TRIED counts them per class.
 """
@@ -10,11 +11,13 @@ import random
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
-    sanic_service_recycling as recycling,
-)
-from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_scrape_servers as servers,
 )
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_settings as service_settings,
+)
+
+from app_instrumentation.settings import MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES
 
 from .preflight_cases import HOST, assert_each_class_tried_over_many_values, assert_named, service
 
@@ -40,7 +43,11 @@ def test_every_prometheus_server_needs_an_absolute_file_sd_dir(values):
 
 
 # --- worker recycling -----------------------------------------------------------------------------
-RECYCLING_KEYS = list(recycling.RECYCLING_ENVIRONMENT)
+RECYCLING = {
+    setting.key: setting.environment
+    for setting in (MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES)
+}
+RECYCLING_KEYS = list(RECYCLING)
 NON_NEGATIVE = [0, 1, 2, 999, 1000, 2**31, 2**40, "0", "5000", *RANDOM.sample(range(10**9), 30)]
 NOT_NON_NEGATIVE = [
     -1,
@@ -68,13 +75,13 @@ NOT_NON_NEGATIVE = [
 def test_a_recycling_setting_of_an_integer_zero_or_more_is_allowed(key, value):
     # A request limit, so that any jitter has one to add to.
     settings = {**dict.fromkeys(RECYCLING_KEYS, 0), "max_requests": 1}
-    assert recycling.recycling_errors([service(**{**settings, key: value})], HOST) == []
+    assert service_settings.settings_errors([service(**{**settings, key: value})], HOST) == []
 
 
 @pytest.mark.parametrize("jitter", [value for value in NON_NEGATIVE if int(value) > 0])
 def test_jitter_without_a_request_limit_is_refused(jitter):
     settings = {**dict.fromkeys(RECYCLING_KEYS, 0), "max_requests_jitter": jitter}
-    errors = recycling.recycling_errors([service(**settings)], HOST)
+    errors = service_settings.settings_errors([service(**settings)], HOST)
     assert len(errors) == 1
     assert_named(errors, f".max_requests_jitter = {json.dumps(jitter)}", "without max_requests")
 
@@ -84,15 +91,17 @@ def test_jitter_without_a_request_limit_is_refused(jitter):
 )
 def test_a_recycling_setting_that_is_not_an_integer_zero_or_more_is_refused(key, value):
     settings = dict.fromkeys(RECYCLING_KEYS, 0)
-    errors = recycling.recycling_errors([service(**{**settings, key: value})], HOST)
+    errors = service_settings.settings_errors([service(**{**settings, key: value})], HOST)
     assert len(errors) == 1
     assert_named(errors, f".{key} = {json.dumps(value)}", "integer >= 0", f"sanic_service_{key}")
 
 
-@pytest.mark.parametrize(("key", "variable"), list(recycling.RECYCLING_ENVIRONMENT.items()))
+@pytest.mark.parametrize(("key", "variable"), list(RECYCLING.items()))
 def test_a_recycling_setting_in_the_environment_is_refused_for_its_key(key, variable):
     settings = dict.fromkeys(RECYCLING_KEYS, 0)
-    errors = recycling.recycling_errors([service(**settings, environment={variable: "100"})], HOST)
+    errors = service_settings.settings_errors(
+        [service(**settings, environment={variable: "100"})], HOST
+    )
     assert len(errors) == 1
     assert_named(errors, f".environment.{variable} is not allowed", f"service's {key} key")
 

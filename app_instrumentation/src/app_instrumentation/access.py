@@ -6,36 +6,17 @@ files and process environments are readable by other users; it is compared in co
 
 import hmac
 import ipaddress
-import os
 
-ALLOWED_NETWORKS_ENV_VAR = "METRICS_ALLOWED_NETWORKS"
-BEARER_TOKEN_FILE_ENV_VAR = "METRICS_BEARER_TOKEN_FILE"
+from app_instrumentation.settings import ALLOWED_NETWORKS, BEARER_TOKEN_FILE
+
+BEARER_TOKEN_FILE_ENV_VAR = BEARER_TOKEN_FILE.environment
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def split_networks(text: str) -> list[str]:
-    """The comma-separated entries of METRICS_ALLOWED_NETWORKS, blanks dropped."""
-    return [part for part in (p.strip() for p in text.split(",")) if part]
-
-
-def parse_network(part: str) -> IPNetwork:
-    """One CIDR; raises ValueError. The deploy role's preflight calls this same function."""
-    return ipaddress.ip_network(part)
-
-
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """Parse comma-separated CIDRs; an empty value allows every client."""
-    networks = []
-    for part in split_networks(text):
-        try:
-            networks.append(parse_network(part))
-        except ValueError as error:
-            raise SystemExit(
-                f"app_instrumentation: error: {ALLOWED_NETWORKS_ENV_VAR} holds {part!r}: {error}; "
-                "fix: use comma-separated CIDRs with zero host bits, e.g. 10.0.0.0/8,127.0.0.1/32"
-            ) from None
-    return tuple(networks)
+    """Parse comma-separated CIDRs (the settings table's rule); empty allows every client."""
+    return ALLOWED_NETWORKS.parse(text)
 
 
 def address_in_networks(client_ip: str, networks: tuple[IPNetwork, ...]) -> bool:
@@ -79,10 +60,7 @@ class AccessPolicy:
 
     @classmethod
     def from_environment(cls) -> "AccessPolicy":
-        return cls(
-            parse_networks(os.environ.get(ALLOWED_NETWORKS_ENV_VAR, "")),
-            read_token(os.environ.get(BEARER_TOKEN_FILE_ENV_VAR, "")),
-        )
+        return cls(ALLOWED_NETWORKS.read(), read_token(BEARER_TOKEN_FILE.read()))
 
     def client_allowed(self, client_ip: str) -> bool:
         return not self.networks or address_in_networks(client_ip, self.networks)

@@ -29,11 +29,9 @@ import threading
 from sanic import HTTPResponse, Request
 
 from app_instrumentation.access import AccessPolicy
+from app_instrumentation.settings import MERGE_TIMEOUT_SECONDS
 
 MERGER_SOCKET_ENV_VAR = "APP_INSTRUMENTATION_MERGER_SOCKET"
-MERGE_TIMEOUT_ENV_VAR = "METRICS_MERGE_TIMEOUT_SECONDS"
-# Prometheus' default scrape_timeout: a later answer would be thrown away anyway.
-DEFAULT_MERGE_TIMEOUT_SECONDS = 10.0
 SOCKET_NAME = "merger.sock"
 # How often a scrape tries to connect again while the merger is (re)starting.
 CONNECT_RETRY_SECONDS = 0.02
@@ -121,7 +119,8 @@ class MergerClient:
         self._socket_path: str | None = None
         self._own_merger: Merger | None = None
         self._starting = asyncio.Lock()
-        self.timeout = float(os.environ.get(MERGE_TIMEOUT_ENV_VAR) or DEFAULT_MERGE_TIMEOUT_SECONDS)
+        # Read (and checked) when the handler is built, at start: never first at a scrape.
+        self.timeout = MERGE_TIMEOUT_SECONDS.read()
 
     async def render(self, accept: str, accept_encoding: str) -> tuple[bytes, str, dict]:
         """(body, content type, headers); raises TimeoutError, MergeFailed or a connection error."""

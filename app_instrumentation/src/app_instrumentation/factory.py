@@ -6,14 +6,14 @@ and again in every worker, so each of them checks the multiprocess directory fir
 """
 
 import importlib
-import os
 
 from sanic import Sanic
 
 from app_instrumentation.instrumentation import instrument
 from app_instrumentation.multiprocess_dir import require_multiprocess_dir
+from app_instrumentation.settings import FACTORY
 
-INSTRUMENTED_APP_ENV_VAR = "INSTRUMENTED_APP"
+INSTRUMENTED_APP_ENV_VAR = FACTORY.environment
 
 
 def _fail(problem: str, setting: str = INSTRUMENTED_APP_ENV_VAR) -> SystemExit:
@@ -46,7 +46,4 @@ def load_app(target: str, setting: str = INSTRUMENTED_APP_ENV_VAR) -> Sanic:
 def create_app() -> Sanic:
     """Load the app named in INSTRUMENTED_APP and instrument it."""
     require_multiprocess_dir()
-    target = os.environ.get(INSTRUMENTED_APP_ENV_VAR, "")
-    if not target:
-        raise _fail(" is not set")
-    return instrument(load_app(target))
+    return instrument(load_app(FACTORY.read()))

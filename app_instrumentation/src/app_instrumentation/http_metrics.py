@@ -29,25 +29,9 @@ from app_instrumentation.prometheus_client_internals import (
     histogram_values,
     locked_adder,
 )
+from app_instrumentation.settings import DURATION_BUCKETS
 
-DURATION_BUCKETS_ENV_VAR = "METRICS_DURATION_BUCKETS"
-# The OpenTelemetry HTTP semantic conventions' recommended boundaries for request duration.
-DEFAULT_DURATION_BUCKETS = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-)
+DEFAULT_DURATION_BUCKETS = DURATION_BUCKETS.parse(DURATION_BUCKETS.default_text)
 UNMATCHED_ROUTE = "__unmatched__"
 OTHER_METHOD = "_OTHER"
 # Sent when the client went away before the response: nginx's convention, as starlette-exporter.
@@ -58,22 +42,8 @@ STANDARD_METHODS = frozenset(
 
 
 def parse_duration_buckets(text: str) -> tuple[float, ...]:
-    """Parse comma-separated seconds; an empty value means the default buckets."""
-    if not text.strip():
-        return DEFAULT_DURATION_BUCKETS
-    try:
-        buckets = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise SystemExit(
-            f"app_instrumentation: error: {DURATION_BUCKETS_ENV_VAR}={text} is not a list of "
-            "numbers; fix: use comma-separated seconds such as 0.01,0.1,1"
-        ) from None
-    if any(b <= 0 for b in buckets) or list(buckets) != sorted(set(buckets)):
-        raise SystemExit(
-            f"app_instrumentation: error: {DURATION_BUCKETS_ENV_VAR}={text} must be positive and "
-            "strictly increasing; fix: use comma-separated seconds such as 0.01,0.1,1"
-        )
-    return buckets
+    """Comma-separated seconds, by the settings table's rule; empty means the default buckets."""
+    return DURATION_BUCKETS.parse(text or DURATION_BUCKETS.default_text)
 
 
 class DurationSeries:
@@ -184,4 +154,4 @@ def process_http_metrics() -> HttpMetrics:
     """This process's HttpMetrics, built at the first call: call `require_multiprocess_dir()`
     first. Built once, since prometheus_client keeps every value it creates for the process's
     life and a registry refuses a second metric of the same name."""
-    return HttpMetrics(parse_duration_buckets(os.environ.get(DURATION_BUCKETS_ENV_VAR, "")))
+    return HttpMetrics(DURATION_BUCKETS.read())

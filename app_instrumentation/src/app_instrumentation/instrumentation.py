@@ -21,7 +21,6 @@ signal costs ~3.5 us per dispatch. Two overridden methods cost two coroutine fra
 """
 
 import asyncio
-import os
 from time import monotonic, perf_counter
 
 from sanic import Request, Sanic
@@ -43,10 +42,9 @@ from app_instrumentation.sanic_internals import (
     exception_that_ended,
     is_websocket_route,
 )
+from app_instrumentation.settings import METRICS_PATH, read_environment
 from app_instrumentation.workers import WorkerSupervisor
 
-METRICS_PATH_ENV_VAR = "METRICS_PATH"
-DEFAULT_METRICS_PATH = "/metrics"
 METRICS_ROUTE_NAME = "app_instrumentation_metrics"
 WEBSOCKET_STATUS = 101
 # How long a stopping worker keeps answering, with `Connection: close`, before Sanic closes the
@@ -72,11 +70,13 @@ def instrument(
     if getattr(app.ctx, "app_instrumentation", None) is not None:
         return app
     multiprocess_dir = require_multiprocess_dir()
-    # In the main process and in every worker, so a bad value stops the start.
+    # Every setting of the table, in the main process and in every worker, before anything
+    # starts: a bad value stops the start, whichever of them this call goes on to use.
+    read_environment()
     recycling = RecyclingSettings.from_environment()
     # Declaring the metrics opens files: only once the directory passed the check.
     http_metrics = process_http_metrics()
-    metrics_path = metrics_path or os.environ.get(METRICS_PATH_ENV_VAR) or DEFAULT_METRICS_PATH
+    metrics_path = metrics_path or METRICS_PATH.read()
     access_policy = access_policy or AccessPolicy.from_environment()
     app.add_route(
         make_metrics_handler(multiprocess_dir, access_policy),

@@ -7,33 +7,22 @@ misconfigured directory must stop the service at start, in the main process and 
 import os
 
 from app_instrumentation.prometheus_client_internals import values_are_in_memory
+from app_instrumentation.settings import MULTIPROC_DIR
 
-ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+ENV_VAR = MULTIPROC_DIR.environment
 
 
 class MultiprocessDirError(SystemExit):
     """Exits the process with one line naming the variable, the path and the fix."""
 
     def __init__(self, path: str, problem: str, fix: str) -> None:
-        setting = f"{ENV_VAR}={path}" if path else ENV_VAR
-        super().__init__(f"app_instrumentation: error: {setting} {problem}; fix: {fix}")
+        super().__init__(f"app_instrumentation: error: {ENV_VAR}={path} {problem}; fix: {fix}")
 
 
 def require_multiprocess_dir() -> str:
     """Return the usable multiprocess directory or exit with a one-line error."""
-    path = os.environ.get(ENV_VAR, "")
-    if not path:
-        raise MultiprocessDirError(
-            path,
-            "is not set",
-            f"set {ENV_VAR}=/dev/shm/<service> in the service environment before Python starts",
-        )
-    if not os.path.isabs(path):
-        raise MultiprocessDirError(
-            path,
-            "is not an absolute path",
-            "use an absolute path on tmpfs such as /dev/shm/<service>",
-        )
+    # Set, and of the shape the settings table allows; then what only the host can tell.
+    path = MULTIPROC_DIR.read()
     if not os.path.exists(path):
         raise MultiprocessDirError(
             path,

@@ -28,25 +28,19 @@ from sanic import Sanic
 from sanic.log import error_logger
 
 from app_instrumentation.sanic_internals import add_shared_state_entry
+from app_instrumentation.settings import (
+    MAX_REQUESTS,
+    MAX_REQUESTS_JITTER,
+    MAX_RSS_BYTES,
+    read_environment,
+)
 
-MAX_REQUESTS_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS"
-MAX_REQUESTS_JITTER_ENV_VAR = "SANIC_WORKER_MAX_REQUESTS_JITTER"
-MAX_RSS_BYTES_ENV_VAR = "SANIC_WORKER_MAX_RSS_BYTES"
+MAX_REQUESTS_ENV_VAR = MAX_REQUESTS.environment
+MAX_REQUESTS_JITTER_ENV_VAR = MAX_REQUESTS_JITTER.environment
+MAX_RSS_BYTES_ENV_VAR = MAX_RSS_BYTES.environment
 # Prefix of the key (prefix + pid) a worker adds to Sanic's shared worker state to ask to be
 # recycled; its value is {"pid": pid} (Sanic reads every value as a dict).
 RECYCLE_REQUEST_PREFIX = "app_instrumentation_recycle:"
-
-
-def _whole_number(name: str) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return 0
-    if not text.isdecimal():
-        raise SystemExit(
-            f"app_instrumentation: error: {name}={text} is not a whole number >= 0; "
-            f"fix: set {name} to a number such as 10000, or to 0 (or unset it) to turn it off"
-        )
-    return int(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,19 +51,13 @@ class RecyclingSettings:
 
     @classmethod
     def from_environment(cls) -> "RecyclingSettings":
-        """The settings, or SystemExit naming the variable that is not a whole number >= 0."""
-        settings = cls(
-            max_requests=_whole_number(MAX_REQUESTS_ENV_VAR),
-            max_requests_jitter=_whole_number(MAX_REQUESTS_JITTER_ENV_VAR),
-            max_rss_bytes=_whole_number(MAX_RSS_BYTES_ENV_VAR),
+        """The settings, or SystemExit naming the variable the settings table refuses."""
+        values = read_environment((MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES))
+        return cls(
+            max_requests=values[MAX_REQUESTS_ENV_VAR],
+            max_requests_jitter=values[MAX_REQUESTS_JITTER_ENV_VAR],
+            max_rss_bytes=values[MAX_RSS_BYTES_ENV_VAR],
         )
-        if settings.max_requests_jitter and not settings.max_requests:
-            raise SystemExit(
-                f"app_instrumentation: error: {MAX_REQUESTS_JITTER_ENV_VAR}="
-                f"{settings.max_requests_jitter} without {MAX_REQUESTS_ENV_VAR}; fix: set "
-                f"{MAX_REQUESTS_ENV_VAR} too, or unset {MAX_REQUESTS_JITTER_ENV_VAR}"
-            )
-        return settings
 
     def worker_request_limit(self) -> int:
         """This worker's request limit (0: no limit), jitter drawn now."""
