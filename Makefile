@@ -1,5 +1,5 @@
 # Entry points; the scripts under scripts/ do the work and print what they do.
-.PHONY: test lab lab-down setup images bench converge verify docs dashboards
+.PHONY: test lab lab-down setup images bench converge verify check docs dashboards
 
 test:  ## everything CI runs: set-up, lint, tests, benchmark smoke, Molecule fleet
 	scripts/test.sh
@@ -22,8 +22,11 @@ bench:  ## full benchmark table and the charts of docs/FIGURES.md
 converge:  ## create the Molecule fleet if needed and converge it (development loop)
 	scripts/molecule.sh converge
 
-verify:  ## run the Molecule verify step against the converged fleet
+verify:  ## run the Molecule verify step against the converged fleet: every fleet check
 	scripts/molecule.sh verify
+
+check:  ## run fleet checks by name against the converged fleet: make check CHECK="alerting crash_loop"
+	.venv/bin/python scripts/fleet_checks.py $(CHECK)
 
 docs:  ## regenerate docs/ROLE_VARIABLES.md from each role's meta/argument_specs.yml and settings.py
 	.venv/bin/python scripts/role_docs.py --write

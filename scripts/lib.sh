@@ -31,4 +31,6 @@ phase() {
 phase_report() {
   printf '\n%-28s %6s  %s\n' PHASE SECONDS RESULT
   printf '%s\n' "${PHASE_SUMMARY[@]}"
+  # The machine may be shared: times mean little without the load they were taken under.
+  printf 'load average (1, 5, 15 min): %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }

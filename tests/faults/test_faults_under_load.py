@@ -1,5 +1,6 @@
 """Faults under load against a real `sanic --workers 4` on 127.0.0.1, driven by the same load
-client (sanic_testkit.load) that Molecule's verify_faults.yml runs inside the app containers.
+client (sanic_testkit.load) that the fleet checks faults_load and faults_files run inside the app
+containers.
 
 Every answered request must be counted once the service is whole again: a request is recorded
 before its response is written, so the only allowed difference is requests counted by a worker
