@@ -6,7 +6,8 @@ long window then climbs linearly and crosses the threshold after long window x b
 - at 1x, 2x and 10x its burn rate an alert must fire by that detection time plus three sample
   intervals (the first sample of the burn, the rate's extrapolation, one evaluation), and must be
   silent at half of it (so a rule that fires too early fails too);
-- at 0.9x it must stay silent at every check over two long windows.
+- at 0.9x it must stay silent at every check over two long windows (when 0.9x would be more bad
+  requests than there are, at a low objective, it must stay silent with every request bad).
 "1x" burns one part in a million faster than the threshold: at exactly the threshold the ratio
 equals it, and float rounding, not the rule, would decide a `>`.
 A burn whose bad requests would exceed all requests (10x of 14.4 at 99%) cannot happen and is not
@@ -134,7 +135,9 @@ def alert_tests(slo: Slo, job: str, alert: BurnAlert, rules_file: str) -> dict:
                 ],
             }
         )
-    silent_share = BURN_THAT_STAYS_SILENT * alert.burn_rate * slo.error_budget
+    # At a low objective an alert's threshold can exceed every request (14.4x of 10%): it then
+    # stays silent even when all requests fail, and that is what is tested.
+    silent_share = min(BURN_THAT_STAYS_SILENT * alert.burn_rate * slo.error_budget, Decimal(1))
     checks = 2 * SILENT_CHECKS_PER_LONG_WINDOW
     quarter = alert.long_seconds // SILENT_CHECKS_PER_LONG_WINDOW // step * step
     tests.append(

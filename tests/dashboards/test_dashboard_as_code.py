@@ -101,7 +101,10 @@ def test_the_burn_rate_thresholds_are_the_alerts():
 
 def test_make_dashboards_runs_the_builder():
     dry_run = subprocess.run(
-        ["make", "-n", "dashboards"], cwd=DASHBOARD_FILE.parents[1], capture_output=True, text=True
+        ["make", "--no-print-directory", "-n", "dashboards"],
+        cwd=DASHBOARD_FILE.parents[1],
+        capture_output=True,
+        text=True,
     )
 
     assert dry_run.stdout.endswith(" .venv/bin/python -m dashboards.build\n"), dry_run.stderr

@@ -23,6 +23,8 @@ JOB = "sanic-api"
 SHAPES = {
     "availability 99.9% over 30 days": {"kind": "availability", "objective": 99.9, "window": "30d"},
     "availability 99% over 28 days": {"kind": "availability", "objective": 99, "window": "28d"},
+    # 14.4x and 6x of a 10% budget exceed all requests: those alerts can only stay silent.
+    "availability 90% over 30 days": {"kind": "availability", "objective": 90, "window": "30d"},
     "availability 99.99% named": {
         "name": "checkout",
         "kind": "availability",
