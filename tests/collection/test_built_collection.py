@@ -38,6 +38,8 @@ def ansible(argv, cwd, collections_path, timeout=600):
         ANSIBLE_COLLECTIONS_PATH=str(collections_path),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
+        # As the checkout's ansible.cfg sets it, and as a site's own should (docs/FIGURES.md).
+        ANSIBLE_PIPELINING="True",
         PATH=f"{VENV_BIN}:{os.environ['PATH']}",
     )
     return subprocess.run(
@@ -131,7 +133,7 @@ def example_inventory(directory: Path, fleet: Fleet, app_source: Path) -> Path:
         "prom"
     ]
     hosts["all"]["vars"] = {
-        "ansible_connection": "community.docker.docker",
+        "ansible_connection": "community.docker.docker_api",
         "ansible_python_interpreter": "/usr/bin/python3",
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
