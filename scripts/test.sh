@@ -2,7 +2,7 @@
 # Everything CI runs, in timed phases: set-up, lint, Python tests, benchmark smoke test, and the
 # Molecule fleet (created once, converged once, checked many ways, always destroyed). Molecule's
 # verify step is the fleet checks' runner (scripts/fleet_checks.py); here it runs directly.
-# The Python tests and the benchmark smoke test need nothing of the fleet, and creating and
+# Lint, the Python tests and the benchmark smoke test need nothing of the fleet, and creating and
 # converging it mostly waits on containers: they run side by side, and the fleet checks, which time
 # faults and alerts, start only once both are done. A failed phase does not stop the later ones;
 # the run fails if any phase failed.
@@ -71,11 +71,12 @@ molecule_fleet_up() {
   idempotence_beside_checks_changing_nothing
 }
 
-# The Python tests, then the benchmark smoke test: run in the background beside the fleet's
+# Lint, the Python tests, then the benchmark smoke test: run in the background beside the fleet's
 # set-up, printing into their own log; each phase's summary line goes to $1.
-python_checks() {
+checks_without_fleet() {
   local summary_file=$1 status=0
   PHASE_SUMMARY=() # this background copy reports its own phases only
+  run_phase lint lint || status=1
   run_phase "python tests" python_tests || status=1
   run_phase "benchmark smoke" "$VENV/bin/python" "$REPO_ROOT/app_instrumentation/bench/run.py" --quick || status=1
   printf '%s\n' "${PHASE_SUMMARY[@]}" >"$summary_file"
@@ -90,13 +91,12 @@ main() {
     phase_report
     die "set-up failed; nothing else can run"
   }
-  run_phase lint lint
 
   local checks_log checks_summary checks_pid fleet_up=0
   checks_log=$(mktemp) checks_summary=$(mktemp)
-  python_checks "$checks_summary" >"$checks_log" 2>&1 &
+  checks_without_fleet "$checks_summary" >"$checks_log" 2>&1 &
   checks_pid=$!
-  log "python tests and benchmark smoke run beside the fleet's set-up; their output follows it"
+  log "lint, python tests and benchmark smoke run beside the fleet's set-up; their output follows it"
   molecule_fleet_up || fleet_up=1
   wait "$checks_pid" || failures=$((failures + 1))
   cat "$checks_log" >&2
