@@ -97,8 +97,10 @@ def assert_exact(found: dict, sent: dict[str, tuple[str, str]]) -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (f"00-{'a1' * 16}-{'b2' * 8}-01", (b"a1" * 16, b"b2" * 8)),
-        (f"01-{'a1' * 16}-{'b2' * 8}-03-later", (b"a1" * 16, b"b2" * 8)),
+        (f"00-{'a1' * 16}-{'b2' * 8}-01", f"00-{'a1' * 16}-{'b2' * 8}-01".encode()),
+        (f"00-{'a1' * 16}-{'b2' * 8}-09", f"00-{'a1' * 16}-{'b2' * 8}-09".encode()),
+        (f"01-{'a1' * 16}-{'b2' * 8}-03-later", f"00-{'a1' * 16}-{'b2' * 8}-01".encode()),
+        (f"01-{'a1' * 16}-{'b2' * 8}-02-later", None),
         (f"00-{'a1' * 16}-{'b2' * 8}-00", None),
         (f"00-{'A1' * 16}-{'b2' * 8}-01", MALFORMED),
         (f"00-{'0' * 32}-{'b2' * 8}-01", MALFORMED),

@@ -21,6 +21,7 @@ keeps, per bucket, the exemplar with the newest timestamp.
 import contextlib
 import functools
 import glob
+import itertools
 import json
 import mmap
 import os
@@ -36,17 +37,25 @@ DURATION_LABELS = ("http_request_method", "http_route", "http_response_status_co
 EXEMPLAR_SUFFIX = ".exemplars"
 ARCHIVE_NAME = f"archive{EXEMPLAR_SUFFIX}"
 # W3C Trace Context: version-traceid-parentid-flags, lowercase hex; later versions may append.
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_VERSION_00 = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_ANY_VERSION = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?")
 _INVALID_TRACE_ID = "0" * 32
 _INVALID_SPAN_ID = "0" * 16
-_SAMPLED = 0x01
-# sequence, trace id, span id, value, timestamp, sequence
-_RECORD = struct.Struct("<q32s16sddq")
+# The flags' last hex digit is odd when the sampled bit (0x01) is set.
+_SAMPLED_DIGITS = "13579bdf"
+TRACEPARENT_LENGTH = 55
+# sequence, the version-00 traceparent (trace id at 3:35, span id at 36:52), value, timestamp,
+# sequence
+_RECORD = struct.Struct("<q55sxddq")
+_RECORD_FORMAT = "q55sxddq"
 _HEADER = struct.Struct("<q")
 _KEY_LENGTH = struct.Struct("<i")
 _INITIAL_SIZE = 1 << 14
 # Trace id and span id labels: 8 + 32 + 7 + 16 characters, within OpenMetrics' 128.
 EXEMPLAR_LABEL_CHARACTERS = len("trace_id") + 32 + len("span_id") + 16
+# Layouts of exemplar files read before, by path: (inode, bytes used, keys, struct of the records).
+_layouts: dict[str, tuple[int, int, tuple, struct.Struct]] = {}
+_LAYOUT_LIMIT = 4096
 
 
 class Malformed:
@@ -56,46 +65,52 @@ class Malformed:
 MALFORMED = Malformed()
 
 
-def parse_traceparent(header: str) -> tuple[bytes, bytes] | Malformed | None:
-    """(trace id, span id) as ASCII hex of a sampled W3C traceparent; None when it is valid but
-    not sampled; MALFORMED when it breaks the format (all-zero ids and version ff included)."""
-    match = _TRACEPARENT.fullmatch(header.strip())
+def parse_traceparent(header: str) -> bytes | Malformed | None:
+    """The sampled W3C traceparent as version-00 ASCII bytes (what a record stores); None when it
+    is valid but not sampled; MALFORMED when it breaks the format (all-zero ids, version ff)."""
+    if _VERSION_00.fullmatch(header) is None:
+        return _parse_other_version(header)
+    if header[3:35] == _INVALID_TRACE_ID or header[36:52] == _INVALID_SPAN_ID:
+        return MALFORMED
+    if header[54] not in _SAMPLED_DIGITS:
+        return None
+    return header.encode()
+
+
+def _parse_other_version(header: str) -> bytes | Malformed | None:
+    match = _ANY_VERSION.fullmatch(header)
     if match is None:
         return MALFORMED
-    version, trace_id, span_id, flags, rest = match.groups()
-    if (
-        version == "ff"
-        or (version == "00" and rest is not None)
-        or trace_id == _INVALID_TRACE_ID
-        or span_id == _INVALID_SPAN_ID
-    ):
+    version, trace_id, span_id, flags = match.groups()
+    if version in ("00", "ff") or trace_id == _INVALID_TRACE_ID or span_id == _INVALID_SPAN_ID:
         return MALFORMED
-    if not int(flags, 16) & _SAMPLED:
+    if flags[1] not in _SAMPLED_DIGITS:
         return None
-    return trace_id.encode(), span_id.encode()
+    return f"00-{trace_id}-{span_id}-01".encode()
 
 
-def _current_span_ids():
-    """The current OpenTelemetry span's ids if opentelemetry-api is installed; None otherwise."""
+def _current_span_traceparent():
+    """A function giving the current OpenTelemetry span as a traceparent, if opentelemetry-api
+    is installed; None otherwise."""
     try:
         from opentelemetry import trace
     except ImportError:
         return None
 
-    def span_ids() -> tuple[bytes, bytes] | None:
-        """(trace id, span id) of the current span if it is recording and sampled."""
+    def span_traceparent() -> bytes | None:
+        """The current span's traceparent if it is recording and sampled."""
         span = trace.get_current_span()
         if not span.is_recording():
             return None
         context = span.get_span_context()
         if not context.trace_flags.sampled:
             return None
-        return f"{context.trace_id:032x}".encode(), f"{context.span_id:016x}".encode()
+        return f"00-{context.trace_id:032x}-{context.span_id:016x}-01".encode()
 
-    return span_ids
+    return span_traceparent
 
 
-current_span_ids = _current_span_ids()
+current_span_traceparent = _current_span_traceparent()
 
 
 def _slot_bytes(key: bytes) -> bytes:
@@ -114,7 +129,7 @@ class ExemplarFile:
         self._path = os.path.join(directory, f"{os.getpid()}{EXEMPLAR_SUFFIX}")
         self._map: mmap.mmap | None = None
         self._used = _HEADER.size
-        self._sequence = 0
+        self._sequences = itertools.count(1)
 
     def slot(self, key: bytes) -> int:
         """Append a slot for `key`; returns where its record is written."""
@@ -147,10 +162,9 @@ class ExemplarFile:
         finally:
             os.close(fd)
 
-    def write(self, position: int, trace_id: bytes, span_id: bytes, value: float) -> None:
-        self._sequence += 1
-        sequence = self._sequence
-        _RECORD.pack_into(self._map, position, sequence, trace_id, span_id, value, time(), sequence)
+    def write(self, position: int, traceparent: bytes, value: float) -> None:
+        sequence = next(self._sequences)
+        _RECORD.pack_into(self._map, position, sequence, traceparent, value, time(), sequence)
 
 
 @functools.lru_cache(maxsize=1 << 15)
@@ -158,39 +172,56 @@ def _parse_key(key: bytes) -> tuple[str, ...]:
     return tuple(json.loads(key))
 
 
-def read_exemplar_file(path: str) -> dict[tuple[str, ...], tuple[str, str, float, float]]:
-    """{(method, route, status, le): (trace id, span id, value, timestamp)} of one file; slots
-    being written while it is read are left out."""
-    with open(path, "rb") as stream:
-        data = stream.read()
-    used = _HEADER.unpack_from(data)[0] if len(data) >= _HEADER.size else 0
-    if used > len(data):
-        raise ValueError(f"{path}: header says {used} bytes, the file has {len(data)}")
-    exemplars = {}
-    position = _HEADER.size
+def _layout(path: str, inode: int, data: bytes, used: int) -> tuple[tuple, struct.Struct]:
+    """(keys, struct of all records) of a file: parsed once per inode and size, as files only
+    grow by appending slots (an archive is replaced by a new inode)."""
+    cached = _layouts.get(path)
+    if cached is not None and cached[0] == inode and cached[1] == used:
+        return cached[2], cached[3]
+    keys, formats = [], ["<"]
+    # The struct reads from byte 0: its first skip covers the header.
+    position, end_of_previous = _HEADER.size, 0
     while position < used:
         length = _KEY_LENGTH.unpack_from(data, position)[0]
         key_start = position + _KEY_LENGTH.size
         record_at = key_start + length + 8 - (length + _KEY_LENGTH.size) % 8
         if length < 0 or record_at + _RECORD.size > used:
             raise ValueError(f"{path}: slot at byte {position} runs beyond {used} bytes")
-        begin, trace_id, span_id, value, timestamp, end = _RECORD.unpack_from(data, record_at)
-        if begin == end and begin:
-            key = _parse_key(data[key_start : key_start + length])
-            exemplars[key] = (trace_id.decode(), span_id.decode(), value, timestamp)
-        position = record_at + _RECORD.size
-    return exemplars
+        keys.append(_parse_key(data[key_start : key_start + length]))
+        formats.append(f"{record_at - end_of_previous}x{_RECORD_FORMAT}")
+        position = end_of_previous = record_at + _RECORD.size
+    if len(_layouts) >= _LAYOUT_LIMIT:
+        _layouts.clear()
+    layout = _layouts[path] = (inode, used, tuple(keys), struct.Struct("".join(formats)))
+    return layout[2], layout[3]
+
+
+def read_exemplar_file(path: str) -> dict[tuple[str, ...], tuple[bytes, float, float]]:
+    """{(method, route, status, le): (traceparent, value, timestamp)} of one file; slots being
+    written while it is read are left out."""
+    with open(path, "rb") as stream:
+        inode = os.fstat(stream.fileno()).st_ino
+        data = stream.read()
+    used = _HEADER.unpack_from(data)[0] if len(data) >= _HEADER.size else 0
+    if used > len(data):
+        raise ValueError(f"{path}: header says {used} bytes, the file has {len(data)}")
+    keys, records = _layout(path, inode, data, used)
+    fields = records.unpack_from(data)
+    return {
+        key: (traceparent, value, timestamp)
+        for key, begin, traceparent, value, timestamp, end in zip(
+            keys, fields[0::5], fields[1::5], fields[2::5], fields[3::5], fields[4::5], strict=True
+        )
+        if begin == end and begin
+    }
 
 
 def encode_exemplar_file(exemplars: dict) -> bytes:
     """The bytes of an exemplar file holding `exemplars` (as read_exemplar_file returns them)."""
     chunks = []
-    for key, (trace_id, span_id, value, timestamp) in exemplars.items():
+    for key, (traceparent, value, timestamp) in exemplars.items():
         slot = bytearray(_slot_bytes(json.dumps(list(key)).encode()))
-        _RECORD.pack_into(
-            slot, len(slot) - _RECORD.size, 1, trace_id.encode(), span_id.encode(), value,
-            timestamp, 1,
-        )  # fmt: skip
+        _RECORD.pack_into(slot, len(slot) - _RECORD.size, 1, traceparent, value, timestamp, 1)
         chunks.append(bytes(slot))
     body = b"".join(chunks)
     return _HEADER.pack(_HEADER.size + len(body)) + body
@@ -200,7 +231,7 @@ def newest(into: dict, exemplars: dict) -> dict:
     """Fold `exemplars` into `into`, the newest timestamp winning per key."""
     for key, exemplar in exemplars.items():
         kept = into.get(key)
-        if kept is None or kept[3] < exemplar[3]:
+        if kept is None or kept[2] < exemplar[2]:
             into[key] = exemplar
     return into
 
@@ -230,7 +261,6 @@ def _with_exemplar(sample: Sample, exemplars: dict) -> Sample:
     exemplar = exemplars.get((*(labels.get(name) for name in DURATION_LABELS), labels["le"]))
     if exemplar is None:
         return sample
-    trace_id, span_id, value, timestamp = exemplar
-    return sample._replace(
-        exemplar=Exemplar({"trace_id": trace_id, "span_id": span_id}, value, timestamp)
-    )
+    traceparent, value, timestamp = exemplar
+    labels = {"trace_id": traceparent[3:35].decode(), "span_id": traceparent[36:52].decode()}
+    return sample._replace(exemplar=Exemplar(labels, value, timestamp))

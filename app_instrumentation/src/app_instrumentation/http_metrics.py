@@ -28,7 +28,7 @@ from app_instrumentation.exemplars import (
     DURATION_METRIC,
     MALFORMED,
     ExemplarFile,
-    current_span_ids,
+    current_span_traceparent,
     exemplar_key,
     parse_traceparent,
 )
@@ -76,7 +76,7 @@ class DurationSeries:
         self._bucket_adds[bisect_left(self._bounds, seconds)](1.0)
 
     def observe_with_exemplar(
-        self, seconds: float, trace_id: bytes, span_id: bytes, exemplar_file: ExemplarFile
+        self, seconds: float, traceparent: bytes, exemplar_file: ExemplarFile
     ) -> None:
         """Observe, and make this request the latest exemplar of the bucket it fell in."""
         self._add_sum(seconds)
@@ -86,7 +86,7 @@ class DurationSeries:
         if slot is None:
             key = exemplar_key(self._label_values, self._bounds[bucket])
             slot = self._exemplar_slots[bucket] = exemplar_file.slot(key)
-        exemplar_file.write(slot, trace_id, span_id, seconds)
+        exemplar_file.write(slot, traceparent, seconds)
 
 
 def route_label(uri_template: str | None) -> str:
@@ -133,6 +133,8 @@ class HttpMetrics:
         adder = direct_adder
         add_active_requests = adder(gauge_value(active_requests))
         exemplar_file = ExemplarFile(exemplars_dir) if exemplars_dir else None
+        # Whether a request without a traceparent may still have a span (opentelemetry-api).
+        spans = current_span_traceparent is not None
 
         def after_fork_in_child() -> None:
             # A forked child shares the parent's mmaps: from now on, prometheus_client's inc,
@@ -169,16 +171,14 @@ class HttpMetrics:
                 series = duration_series[key] = DurationSeries(
                     request_duration.labels(*label_values), adder, label_values
                 )
-            if exemplar_file is not None and (
-                traceparent is not None or current_span_ids is not None
-            ):
-                ids = exemplar_ids(traceparent)
-                if ids is not None:
-                    series.observe_with_exemplar(elapsed, ids[0], ids[1], exemplar_file)
-                else:
-                    series.observe(elapsed)
-            else:
+            if (traceparent is None and not spans) or exemplar_file is None:
                 series.observe(elapsed)
+            else:
+                sampled = sampled_traceparent(traceparent)
+                if sampled is None:
+                    series.observe(elapsed)
+                else:
+                    series.observe_with_exemplar(elapsed, sampled, exemplar_file)
             if in_flight:
                 add_active_requests(-1.0)
 
@@ -192,20 +192,20 @@ class HttpMetrics:
         self.request_not_counted = request_not_counted
 
 
-def exemplar_ids(traceparent: str | None) -> tuple[bytes, bytes] | None:
-    """(trace id, span id) for a request's exemplar: the current OpenTelemetry span's when one is
-    recording and sampled, else its sampled traceparent's; a malformed traceparent is counted."""
-    if current_span_ids is not None:
-        ids = current_span_ids()
-        if ids is not None:
-            return ids
+def sampled_traceparent(traceparent: str | None) -> bytes | None:
+    """The traceparent of a request's exemplar: the current OpenTelemetry span's when one is
+    recording and sampled, else its sampled header's; a malformed header is counted."""
+    if current_span_traceparent is not None:
+        span = current_span_traceparent()
+        if span is not None:
+            return span
     if traceparent is None:
         return None
-    ids = parse_traceparent(traceparent)
-    if ids is MALFORMED:
+    sampled = parse_traceparent(traceparent)
+    if sampled is MALFORMED:
         malformed_traceparents().inc()
         return None
-    return ids
+    return sampled
 
 
 @functools.cache
