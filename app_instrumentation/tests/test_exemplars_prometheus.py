@@ -1,14 +1,13 @@
 """A real Prometheus with exemplar storage scrapes a 4-worker service and stores its exemplars."""
 
 import json
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
-import yaml
 
+from sanic_testkit.prometheus import start_prometheus
 from sanic_testkit.service import SanicService, free_port
 
 SCRAPE_INTERVAL_SECONDS = 1
@@ -35,18 +34,7 @@ def test_prometheus_stores_each_trace_on_the_bucket_of_its_request(tmp_path):
                 }
             ],
         }
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        prometheus = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address={listen}",
-                "--enable-feature=exemplar-storage",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "prometheus.log").open("w"),
-        )
+        prometheus = start_prometheus(tmp_path, config, listen, "--enable-feature=exemplar-storage")
         try:
             for trace_id, path in traces.items():
                 service.request("GET", path, {"traceparent": f"00-{trace_id}-{'cd' * 8}-01"})
