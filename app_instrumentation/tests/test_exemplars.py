@@ -3,6 +3,7 @@
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -181,6 +182,8 @@ def test_text_exposition_is_byte_for_byte_what_todays_code_renders(service, tmp_
     for path in ROUTES:
         send(service, path, traceparent()[1])
     baseline = extract_baseline(tmp_path)
+    # A still copy: the live directory changes between two renders (a worker's first file).
+    snapshot = shutil.copytree(service.multiprocess_dir, tmp_path / "snapshot")
     script = (
         "import sys; from app_instrumentation.render import render;"
         " sys.stdout.buffer.write(render(sys.argv[1], '', '').body)"
@@ -188,12 +191,12 @@ def test_text_exposition_is_byte_for_byte_what_todays_code_renders(service, tmp_
     environment = {**os.environ, "PYTHONPATH": str(baseline)}
 
     today = subprocess.run(
-        [sys.executable, "-c", script, service.multiprocess_dir],
+        [sys.executable, "-c", script, snapshot],
         env=environment,
         capture_output=True,
         check=True,
     ).stdout
-    current = render(service.multiprocess_dir, "", "").body
+    current = render(str(snapshot), "", "").body
 
     assert b"_bucket{" in current
     assert current == today
