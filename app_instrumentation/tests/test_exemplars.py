@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from app_instrumentation.compaction import compact_dead_worker
 from app_instrumentation.exemplars import (
+    ARCHIVE_NAME,
     EXEMPLAR_LABEL_CHARACTERS,
     EXEMPLAR_SUFFIX,
     MALFORMED,
+    encode_exemplar_file,
     parse_traceparent,
+    read_exemplar_file,
 )
 from app_instrumentation.render import render
 from sanic_testkit.baseline import extract_baseline
@@ -249,3 +253,22 @@ def test_setting_off_records_and_merges_no_exemplar():
     assert b"trace_id" not in body
     assert MALFORMED_METRIC.encode() not in body
     assert files == []
+
+
+def test_a_departed_workers_exemplars_fold_into_the_archive_newest_winning(tmp_path):
+    dead_pid = 999_999
+    older, newer = f"00-{'1' * 32}-{'a' * 16}-01".encode(), f"00-{'2' * 32}-{'b' * 16}-01".encode()
+    kept = f"00-{'3' * 32}-{'c' * 16}-01".encode()
+    fast, slow = ("GET", "/", "200", "0.005"), ("GET", "/", "200", "0.5")
+    archive = tmp_path / ARCHIVE_NAME
+    archive.write_bytes(encode_exemplar_file({fast: (newer, 0.001, 20.0), slow: (kept, 0.3, 5.0)}))
+    dead = tmp_path / f"{dead_pid}{EXEMPLAR_SUFFIX}"
+    dead.write_bytes(encode_exemplar_file({fast: (older, 0.002, 10.0), slow: (newer, 0.4, 30.0)}))
+
+    compact_dead_worker(str(tmp_path), dead_pid)
+
+    assert not dead.exists()
+    assert read_exemplar_file(str(archive)) == {
+        fast: (newer, 0.001, 20.0),
+        slow: (newer, 0.4, 30.0),
+    }
