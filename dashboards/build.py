@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
-from .panels import DATASOURCE, traffic_panels, worker_panels
+from .panels import DATASOURCE, TRACE_URL_VARIABLE, traffic_panels, worker_panels
 from .slo_row import slo_row
 
 DASHBOARD_FILE = Path(__file__).resolve().parent / "sanic.json"
@@ -35,6 +35,12 @@ def variables() -> list:
         .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
         .current(dashboard_models.VariableOption(text="All", value="$__all")),
+        dashboard.TextBoxVariable(TRACE_URL_VARIABLE)
+        .label("Trace link URL")
+        .description(
+            "Where an exemplar's trace opens: the URL before the trace id, e.g."
+            " http://tempo:3200/trace/ or http://jaeger:16686/trace/ (docs/EXEMPLARS.md)."
+        ),
     ]
 
 

@@ -1,6 +1,6 @@
 """The pieces every panel shares, and the panels of the services' own series."""
 
-from grafana_foundation_sdk.builders import common, prometheus, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, timeseries
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
@@ -8,6 +8,8 @@ DATASOURCE = dashboard_models.DataSourceRef(type_val="prometheus", uid="${dataso
 # Every query reads the scrape job and the services picked in the dashboard's variables.
 SELECTED = 'job="$job", service=~"$service"'
 REQUESTS = f"http_server_request_duration_seconds_count{{{SELECTED}}}"
+# The dashboard variable holding the trace UI's URL before a trace id.
+TRACE_URL_VARIABLE = "trace_url"
 
 
 def selected(metric: str, *matchers: str) -> str:
@@ -15,13 +17,14 @@ def selected(metric: str, *matchers: str) -> str:
     return f"{metric}{{{', '.join((SELECTED, *matchers))}}}"
 
 
-def query(ref_id: str, expr: str, legend: str) -> prometheus.Dataquery:
+def query(ref_id: str, expr: str, legend: str, *, exemplars: bool = False) -> prometheus.Dataquery:
     return (
         prometheus.Dataquery()
         .datasource(DATASOURCE)
         .ref_id(ref_id)
         .expr(expr)
         .legend_format(legend)
+        .exemplar(exemplars)
     )
 
 
@@ -96,18 +99,26 @@ def traffic_panels() -> list[timeseries.Panel]:
         timeseries_panel(
             3,
             "Latency quantiles by route",
-            "p50, p90 and p99 request duration by service and route.",
+            "p50, p90 and p99 request duration by service and route; the dots are exemplars:"
+            " one traced request per bucket, linked to its trace by the trace link URL.",
             "s",
             [
                 query(
                     ref_id,
                     f"histogram_quantile({quantile}, {buckets})",
                     f"p{round(float(quantile) * 100)} {{{{service}}}} {{{{http_route}}}}",
+                    exemplars=ref_id == "C",
                 )
                 for ref_id, quantile in (("A", "0.5"), ("B", "0.9"), ("C", "0.99"))
             ],
             width=24,
             height=10,
+        ).data_links(
+            [
+                dashboard.DashboardLink("Open trace")
+                .url(f"${{{TRACE_URL_VARIABLE}}}${{__data.fields.trace_id}}")
+                .target_blank(True)
+            ]
         ),
     ]
 

@@ -7,7 +7,8 @@ directories. Directories are written by real prometheus_client writers (sanic_te
 each worker serves every route once, with the seed recipe's counter + histogram per route.
 End to end, a bare hello app and the same app under the zero-change wrapper take turns serving wrk;
 the memory of whole services and their /metrics latency compare one merger per service with one
-per worker (the design before it).
+per worker (the design before it); trace exemplars are measured beside today's code, the package
+at the commit before them (measure_exemplars.py).
 `--quick` uses smaller sizes (CI smoke test, < 60 s); every row is still printed.
 measure_directories.py and measure_servers.py measure, report.py prints; this file picks the sizes.
 """
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from measure_directories import measure_hot_path, measure_scrapes
+from measure_exemplars import exemplar_rows, measure_exemplars
 from measure_servers import (
     measure_memory,
     measure_p99,
@@ -50,6 +52,8 @@ SIZES = {
         "memory_workers": [2, 8],
         "latency_workers": 4,
         "latency_scrapes": 40,
+        "exemplar_requests": 100_000,
+        "exemplar_merges": 20,
     },
     "quick": {
         "live_grid": [(4, 20), (16, 20), (16, 50)],
@@ -64,6 +68,8 @@ SIZES = {
         "memory_workers": [2],
         "latency_workers": 2,
         "latency_scrapes": 10,
+        "exemplar_requests": 10_000,
+        "exemplar_merges": 5,
     },
 }
 
@@ -91,9 +97,11 @@ def main():
         latency = measure_scrape_latency(
             scrapes["grid_dirs"][LATENCY_GRID], sizes["latency_workers"], sizes["latency_scrapes"]
         )
+    exemplars = measure_exemplars(sizes["exemplar_requests"], sizes["exemplar_merges"])
     header += method_header(sizes, scrapes["p99_dead"])
     rows = table_rows(scrapes, hot_path, p99, throughput, sizes)
     rows += merger_rows(memory, latency, sizes, LATENCY_GRID)
+    rows += exemplar_rows(exemplars)
     print_table(header, rows)
     print(f"# measured in {time.monotonic() - started:.0f} s")
     if args.charts:

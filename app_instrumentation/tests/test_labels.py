@@ -86,7 +86,7 @@ def test_direct_observation_matches_histogram_observe():
     seconds = [0.0, 0.001, 0.005, 0.0050001, 0.07, 0.075, 1.0, 9.99, 10.0, 10.5, 3600.0]
     reference = Histogram("reference_duration_seconds", "Reference.", registry=None)
     direct = Histogram("direct_duration_seconds", "Direct.", registry=None)
-    series = http_metrics.DurationSeries(direct, direct_adder)
+    series = http_metrics.DurationSeries(direct, direct_adder, ("GET", "/", "200"))
 
     for value in seconds:
         reference.observe(value)

@@ -3,7 +3,6 @@ a real Prometheus answers with no number."""
 
 import shutil
 import socket
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from dashboards.queries import committed_dashboard, panels, panels_without_data
+from sanic_testkit.prometheus import start_prometheus
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None, reason="Debian package prometheus"
@@ -71,19 +71,9 @@ def answers(url: str, query: str) -> bool:
 def prometheus_url(tmp_path_factory):
     directory = tmp_path_factory.mktemp("prometheus")
     listen = f"127.0.0.1:{free_port()}"
-    config = yaml.safe_dump(CONFIG).replace("{listen}", listen)
-    (directory / "prometheus.yml").write_text(config)
+    config = yaml.safe_load(yaml.safe_dump(CONFIG).replace("{listen}", listen))
     (directory / "slo.yml").write_text(yaml.safe_dump(SLO_RULES))
-    prometheus = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address={listen}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "prometheus.log").open("w"),
-    )
+    prometheus = start_prometheus(directory, config, listen)
     url = f"http://{listen}"
     try:
         deadline = time.monotonic() + 30

@@ -236,3 +236,19 @@ SLO_PANEL_VALUES = {
 
 def test_the_slo_panels_show_sli_budget_and_burn_rate_as_promtool_computes_them(tmp_path):
     promtool_evaluates(tmp_path, SLO_SERIES, "90s", SLO_PANEL_VALUES)
+
+
+def test_latency_panel_shows_p99_exemplars_linked_through_the_trace_url_variable():
+    dashboard = committed_dashboard()
+    latency = next(p for p in dashboard["panels"] if p["title"] == "Latency quantiles by route")
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+
+    assert {t["refId"]: t["exemplar"] for t in latency["targets"]} == {
+        "A": False,
+        "B": False,
+        "C": True,
+    }
+    assert [link["url"] for link in latency["fieldConfig"]["defaults"]["links"]] == [
+        "${trace_url}${__data.fields.trace_id}"
+    ]
+    assert variables["trace_url"]["type"] == "textbox"

@@ -153,15 +153,20 @@ def target_files():
 def exported_metric_names():
     """Names the instrumentation declares (histograms with their series suffixes)."""
     names = set()
-    for source in (ROOT / "app_instrumentation" / "src").rglob("*.py"):
-        tree = ast.parse(source.read_text())
-        constants = {
-            target.id: node.value.value
-            for node in tree.body
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-            for target in node.targets
-            if isinstance(target, ast.Name)
-        }
+    trees = [
+        ast.parse(source.read_text())
+        for source in (ROOT / "app_instrumentation" / "src").rglob("*.py")
+    ]
+    # Module-level string constants of every module: a name may be declared in one and imported.
+    constants = {
+        target.id: node.value.value
+        for tree in trees
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for tree in trees:
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and node.args):
                 continue

@@ -28,6 +28,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
 from app_instrumentation.compaction import directory_lock
+from app_instrumentation.exemplars import merged_exemplars, with_exemplars
 from app_instrumentation.prometheus_client_internals import (
     accumulate_metrics,
     set_gauge_merge_mode,
@@ -56,12 +57,14 @@ _REPORTED_UNREADABLE_LIMIT = 10_000
 class SafeMultiProcessCollector:
     """Collector for files for multi-process mode that survives unreadable files."""
 
-    def __init__(self, registry, path=None):
+    def __init__(self, registry, path=None, exemplars=False):
+        """exemplars: attach each bucket's newest exemplar (exemplars.py), for OpenMetrics."""
         if path is None:
             path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if not path or not os.path.isdir(path):
             raise ValueError("env PROMETHEUS_MULTIPROC_DIR is not set or not a directory")
         self._path = path
+        self._exemplars = exemplars
         if registry:
             registry.register(self)
 
@@ -71,8 +74,12 @@ class SafeMultiProcessCollector:
             paths = glob.glob(os.path.join(self._path, "*.db"))
             for path in paths:
                 merge.add_file(path)
+            exemplars = merged_exemplars(self._path) if self._exemplars else None
         _forget_layouts_except(self._path, paths)
-        yield from merge.metrics()
+        if exemplars is None:
+            yield from merge.metrics()
+        else:
+            yield from with_exemplars(merge.metrics(), exemplars)
         yield GaugeMetricFamily(
             FILES_METRIC,
             "prometheus_client multiprocess .db files merged in this scrape.",

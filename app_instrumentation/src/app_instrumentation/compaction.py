@@ -17,6 +17,8 @@ What happens to each of the dead worker's files, chosen so that the merged expos
 - `gauge_mostrecent_`: the archive keeps the value with the newest timestamp, timestamp included
   (MultiProcessCollector.merge(accumulate=False) would drop it).
 - `gauge_live*_`: removed, as mark_process_dead does: live modes show live processes only.
+- `<pid>.exemplars`: folded into `archive.exemplars`, the newest exemplar per bucket winning
+  (exemplars.py).
 - `gauge_all_`: kept as it is. In `all` mode the pid label is the series' identity, and the stock
   collector takes that pid from the file name, so no archive could carry it.
 
@@ -42,6 +44,13 @@ import multiprocessing.util
 import os
 import struct
 
+from app_instrumentation.exemplars import (
+    ARCHIVE_NAME,
+    EXEMPLAR_SUFFIX,
+    encode_exemplar_file,
+    newest,
+    read_exemplar_file,
+)
 from app_instrumentation.prometheus_client_internals import read_file_entries
 
 ARCHIVE_PID = "archive"
@@ -141,6 +150,29 @@ def _folded_archive(path, prefix, pid):
     return source, archive, encode_entries(archived)
 
 
+def _folded_exemplars(path, pid):
+    """(source, archive, new archive bytes) of the worker's exemplars folded newest-wins into the
+    archive, or None when it has none or either cannot be read (then they are dropped)."""
+    source = os.path.join(path, f"{pid}{EXEMPLAR_SUFFIX}")
+    archive = os.path.join(path, ARCHIVE_NAME)
+    try:
+        dead = read_exemplar_file(source)
+    except FileNotFoundError:
+        return None
+    except (ValueError, *_UNREADABLE) as error:
+        logger.warning("dropping unreadable exemplar file %s: %s", source, error)
+        os.remove(source)
+        return None
+    try:
+        archived = read_exemplar_file(archive)
+    except FileNotFoundError:
+        archived = {}
+    except (ValueError, *_UNREADABLE) as error:
+        logger.error("replacing unreadable exemplar archive %s: %s", archive, error)
+        archived = {}
+    return source, archive, encode_exemplar_file(newest(archived, dead))
+
+
 def _write_hidden(archive, content):
     directory, name = os.path.split(archive)
     # Hidden from the `*.db` glob of collectors, yet inside the directory the unit empties at start.
@@ -193,6 +225,7 @@ def _compact(path: str, pid: int) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(path, f"{prefix}_{pid}.db"))
         folded = [_folded_archive(path, prefix, pid) for prefix in _ARCHIVED_PREFIXES]
+        folded.append(_folded_exemplars(path, pid))
         # Write every archive first so that the window between replace and remove stays tiny.
         replacements = [
             (_write_hidden(archive, content), archive, source)

@@ -132,6 +132,8 @@ def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetri
     request_started = http_metrics.request_started
     request_finished = http_metrics.request_finished
     request_not_counted = http_metrics.request_not_counted
+    # Off: the header is not even read.
+    exemplars_on = http_metrics.exemplars_on
     metrics_route_name = f"{app.name}.{METRICS_ROUTE_NAME}"
     metrics_path_bytes = metrics_path.encode()
 
@@ -170,7 +172,12 @@ def _with_request_metrics(app: Sanic, metrics_path: str, http_metrics: HttpMetri
             path = route.path
             template = templates.get(path) or templates.setdefault(path, f"/{path}")
         request_finished(
-            request.method, template, status, started, request.app_instrumentation_in_flight
+            request.method,
+            template,
+            status,
+            started,
+            request.app_instrumentation_in_flight,
+            request.headers.get("traceparent") if exemplars_on else None,
         )
 
     def status_without_response(request: Request) -> int:

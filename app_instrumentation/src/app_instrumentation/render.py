@@ -11,11 +11,16 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from app_instrumentation.collector import SafeMultiProcessCollector
+from app_instrumentation.settings import EXEMPLARS
+
+OPENMETRICS_TYPE = "application/openmetrics-text"
 
 
-def register_multiprocess_collector(registry: CollectorRegistry, path: str) -> None:
+def register_multiprocess_collector(
+    registry: CollectorRegistry, path: str, exemplars: bool = False
+) -> None:
     """The one place that chooses how the directory's files are merged."""
-    SafeMultiProcessCollector(registry, path=path)
+    SafeMultiProcessCollector(registry, path=path, exemplars=exemplars)
 
 
 def gzip_accepted(accept_encoding: str) -> bool:
@@ -44,8 +49,10 @@ class Exposition(NamedTuple):
 def render(path: str, accept: str, accept_encoding: str) -> Exposition:
     """Merge the directory and encode it as the scraper asked."""
     registry = CollectorRegistry()
-    register_multiprocess_collector(registry, path)
     encoder, content_type = choose_encoder(accept)
+    # Only OpenMetrics carries exemplars: the text format's output stays as it was without them.
+    exemplars = content_type.startswith(OPENMETRICS_TYPE) and EXEMPLARS.read() == "on"
+    register_multiprocess_collector(registry, path, exemplars)
     body = encoder(registry)
     headers = {"Vary": "Accept, Accept-Encoding"}
     if gzip_accepted(accept_encoding):

@@ -256,6 +256,12 @@ MERGE_TIMEOUT_SECONDS = Setting(
     " scrape_timeout).",
     example="5",
 )  # fmt: skip
+EXEMPLARS = Setting(
+    None, "METRICS_EXEMPLARS", "str", "on", one_of(("on", "off")),
+    "`on`: trace exemplars (W3C traceparent) on http_server_request_duration_seconds' buckets,"
+    " served to OpenMetrics scrapes (docs/EXEMPLARS.md); `off`: none recorded or merged.",
+    example="off", choices=("on", "off"),
+)  # fmt: skip
 
 # argument_specs' sanic_services options, in its order, then the environment-only settings.
 SETTINGS = (
@@ -263,7 +269,7 @@ SETTINGS = (
     REQUIREMENTS_FILE, MULTIPROC_DIR, METRICS_PATH, INSTRUMENTATION, ENVIRONMENT,
     ALLOW_PRIVILEGED_USER, MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES, TLS_CERT_FILE,
     TLS_KEY_FILE, KEEP_RELEASES, SLOS, ALLOWED_NETWORKS, BEARER_TOKEN_FILE, DURATION_BUCKETS,
-    MERGE_TIMEOUT_SECONDS,
+    MERGE_TIMEOUT_SECONDS, EXEMPLARS,
 )  # fmt: skip
 BY_KEY = {setting.key: setting for setting in SETTINGS if setting.key}
 BY_ENVIRONMENT = {setting.environment: setting for setting in SETTINGS if setting.environment}
@@ -271,7 +277,7 @@ BY_ENVIRONMENT = {setting.environment: setting for setting in SETTINGS if settin
 # and the multiprocess check read before it (INSTRUMENTED_APP, PROMETHEUS_MULTIPROC_DIR).
 READ_BY_INSTRUMENT = (
     METRICS_PATH, MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES, ALLOWED_NETWORKS,
-    BEARER_TOKEN_FILE, DURATION_BUCKETS, MERGE_TIMEOUT_SECONDS,
+    BEARER_TOKEN_FILE, DURATION_BUCKETS, MERGE_TIMEOUT_SECONDS, EXEMPLARS,
 )  # fmt: skip
 
 
