@@ -10,6 +10,9 @@ import os
 import re
 
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.durations import (
+    duration_seconds,
+)
 
 EXTERNAL_LABELS_MARKER = "prometheus_server external labels"
 REMOTE_WRITE_MARKER = "prometheus_server remote write"
@@ -17,9 +20,6 @@ REMOTE_WRITE_MARKER = "prometheus_server remote write"
 SECRETS_DIR = "remote_write"
 URL = re.compile(r"^https?://[^/\s:]+(:[0-9]{1,5})?(/\S*)?$")
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-# Prometheus durations as Prometheus parses them (model.ParseDuration), largest unit first.
-DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
-DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 FOREIGN_EXTERNAL_LABELS = re.compile(
     r"(?m)^([ \t]+)external_labels:[^\n]*\n(?:\1[ \t]+[^\n]*\n|[ \t]*\n)*"
 )
@@ -33,17 +33,6 @@ KEYS = (
     "write_relabel_configs",
 )
 PASSED_THROUGH = ("tls_config", "queue_config", "write_relabel_configs")
-
-
-def duration_seconds(text):
-    """Seconds of a Prometheus duration ("1m30s"), None when it is not one."""
-    match = DURATION.match(str(text))
-    if not match or not str(text):
-        return None
-    counts = match.groups()[1::2]
-    return sum(
-        int(count) * unit for count, unit in zip(counts, DURATION_UNITS, strict=True) if count
-    )
 
 
 def entry_problems(position, entry, names, host):
