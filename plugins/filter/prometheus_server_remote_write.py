@@ -16,6 +16,7 @@ from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.dura
 
 EXTERNAL_LABELS_MARKER = "prometheus_server external labels"
 REMOTE_WRITE_MARKER = "prometheus_server remote write"
+RULES_MARKER = "prometheus_server remote write rules"
 # Credentials live in files beside the configuration; Prometheus reads them at every request.
 SECRETS_DIR = "remote_write"
 URL = re.compile(r"^https?://[^/\s:]+(:[0-9]{1,5})?(/\S*)?$")
@@ -177,13 +178,28 @@ def top_level_section(key):
     return re.compile(rf"(?m)^{key}:[^\n]*\n(?:[ \t][^\n]*\n|[ \t]*\n)*")
 
 
+def with_rules_file(text, rules_file):
+    """`rules_file` as an entry of `rule_files:`, in a marked block under the key (or with it)."""
+    entry = f"  - {rules_file}\n"
+    if re.search(r"(?m)^rule_files:[ \t]*$", text):
+        return re.sub(
+            r"(?m)^rule_files:[ \t]*\n",
+            lambda match: match.group(0) + block(RULES_MARKER, entry, "  "),
+            text,
+            count=1,
+        )
+    return text.rstrip("\n") + "\n\n" + block(RULES_MARKER, f"rule_files:\n{entry}")
+
+
 def prometheus_server_with_remote_write(
-    config_text, external_labels, remote_write, config_dir, agent=False
+    config_text, external_labels, remote_write, config_dir, agent=False, rules_file=""
 ):
-    """The configuration with `external_labels` under `global:` and a `remote_write:` section at
-    its end, each in a marked block that replaces the package's own; the rest is kept as it is.
-    An agent sends no alerts: the package's `alerting:` section (localhost:9093) goes."""
+    """The configuration with `external_labels` under `global:`, a `remote_write:` section at
+    its end and `rules_file` (the remote-write alerts) in `rule_files:`, each in a marked block;
+    the package's own labels and section give way, the rest is kept as it is. An agent evaluates
+    no rules and sends no alerts: the package's `alerting:` section (localhost:9093) goes."""
     text = own_block(EXTERNAL_LABELS_MARKER).sub("", config_text)
+    text = own_block(RULES_MARKER).sub("", text)
     text = own_block(REMOTE_WRITE_MARKER).sub("", text)
     # The package's `external_labels:` (monitor: 'example') and `remote_write:` give way to the
     # role's own; with none of its own, the role leaves them as they are.
@@ -205,6 +221,8 @@ def prometheus_server_with_remote_write(
             )
         else:
             text = block(EXTERNAL_LABELS_MARKER, f"global:\n{indented}") + text
+    if remote_write and rules_file and not agent:
+        text = with_rules_file(text, rules_file)
     text = text.rstrip("\n") + "\n"
     if remote_write:
         secrets_dir = f"{config_dir}/{SECRETS_DIR}"

@@ -179,9 +179,11 @@ def written_config(config_dir: Path, agent=False) -> str:
         store("http://vm:8428/api/v1/write"),
     ]  # fmt: skip
     labels = {"cluster": "site-a", "__replica__": "prom1"}
+    shutil.copy(REPO / "roles/prometheus_server/files/remote_write_rules.yml", config_dir)
     return remote_write.prometheus_server_with_remote_write(
-        DEBIAN_CONFIG.read_text(), labels, entries, str(config_dir), agent
-    )
+        DEBIAN_CONFIG.read_text(), labels, entries, str(config_dir), agent,
+        str(config_dir / "remote_write_rules.yml"),
+    )  # fmt: skip
 
 
 needs_debian_prometheus = pytest.mark.skipif(
@@ -209,6 +211,8 @@ def test_the_written_configuration_passes_promtool(tmp_path, agent):
         f"{tmp_path}/remote_write/thanos.token"
     )
     assert ("alerting" in config) is not agent
+    # An agent evaluates no rules: the remote-write alerts go only to a full server.
+    assert (config["rule_files"] or []) == ([] if agent else [f"{tmp_path}/remote_write_rules.yml"])
     assert "s3cret" not in text
 
 

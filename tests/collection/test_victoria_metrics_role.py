@@ -1,9 +1,9 @@
 """The victoria_metrics role on a fresh Debian 12 container of this test's own (`remotewrite-*`),
 applied by ansible-playbook together with prometheus_server writing to it: a real Prometheus 2.42
-sends its samples through remote write with basic auth, the store answers them to PromQL with the
-external labels, two samples of one series within the dedup interval come back as one, requests
-without the password get 401, the password is on no command line, the unit is hardened (systemd's
-own exposure score) and a second run changes nothing."""
+sends its samples through remote write with basic auth and loads the remote-write alerts; the
+store answers them to PromQL with the external labels, two samples of one series within the dedup
+interval come back as one, requests without the password get 401, the password is on no command
+line, the unit is hardened (systemd's own exposure score) and a second run changes nothing."""
 
 import base64
 import json
@@ -152,6 +152,13 @@ def test_prometheus_writes_to_the_store_which_deduplicates_and_asks_for_a_passwo
         assert (labels["cluster"], labels["replica"], written[0]["value"][1]) == (
             "lab", "store", "1",
         )  # fmt: skip
+        script = (
+            "import urllib.request; print(urllib.request.urlopen("
+            "'http://127.0.0.1:9090/api/v1/rules').read().decode())"
+        )
+        rules = json.loads(fleet.run(container, "python3", "-c", script).stdout)
+        alerts = {rule["name"] for group in rules["data"]["groups"] for rule in group["rules"]}
+        assert {"PrometheusRemoteWriteFailing", "PrometheusRemoteWriteBehind"} <= alerts
         counted = query(fleet, "count_over_time(dedup_probe[1m])", at=interval_start + 30)
         assert [sample["value"][1] for sample in counted] == ["1"]
 
