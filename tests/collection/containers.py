@@ -53,12 +53,15 @@ class Fleet:
     """Containers `<prefix>-<id>-<role>` on a network of their own, systemd running in each; the
     prefix is the name of the branch whose tests start them (`collection` by default)."""
 
-    def __init__(self, roles: list[str], prefix: str = NAME_PREFIX):
+    def __init__(self, roles: list[str], prefix: str = NAME_PREFIX, platform: str = ""):
         self.name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.platform = platform
         self.containers = {role: f"{self.name}-{role}" for role in roles}
 
     def __enter__(self):
-        platform = yaml.safe_load(MOLECULE_SCENARIO.read_text())["platforms"][0]
+        platforms = yaml.safe_load(MOLECULE_SCENARIO.read_text())["platforms"]
+        # The first platform's image (Debian 12) unless the test names one (e.g. spm-prom-forky).
+        platform = next(p for p in platforms if p["name"] == self.platform or not self.platform)
         options, image, command = run_arguments(platform, molecule_environment())
         docker("network", "create", self.name)
         try:
