@@ -10,14 +10,31 @@ OWN_BLOCK = re.compile(rf"(?ms)^# BEGIN {MARKER}\n.*?^# END {MARKER}\n?")
 FOREIGN_SECTION = re.compile(r"(?m)^alerting:[^\n]*\n(?:[ \t][^\n]*\n|[ \t]*\n)*")
 
 
-def prometheus_server_with_alerting(config_text, alertmanagers):
+def prometheus_server_with_alerting(config_text, alertmanagers, login=None, replica_label=""):
     """The configuration with every alert sent to `alertmanagers` (host:port), from a marked block
-    at its end that replaces any `alerting:` section; everything else is kept as it is."""
+    at its end that replaces any `alerting:` section; everything else is kept as it is. `login`
+    ({scheme, username, password_file, ca_file}) is how Prometheus reaches an Alertmanager behind
+    --web.config.file. `replica_label`, the external label that differs between the servers of an
+    HA pair, is dropped from alerts: the Alertmanager cluster sees one alert, not one per server."""
     rest = FOREIGN_SECTION.sub("", OWN_BLOCK.sub("", config_text)).rstrip("\n")
     targets = [
         str(target) for target in alertmanagers
     ]  # plain strings: Ansible passes its own types
-    alerting = {"alerting": {"alertmanagers": [{"static_configs": [{"targets": targets}]}]}}
+    alertmanager = {"static_configs": [{"targets": targets}]}
+    login = login or {}
+    if login.get("scheme") == "https":
+        alertmanager["scheme"] = "https"
+        if login.get("ca_file"):
+            alertmanager["tls_config"] = {"ca_file": str(login["ca_file"])}
+    if login.get("username"):
+        alertmanager["basic_auth"] = {
+            "username": str(login["username"]),
+            "password_file": str(login["password_file"]),
+        }
+    section = {"alertmanagers": [alertmanager]}
+    if replica_label:
+        section["alert_relabel_configs"] = [{"action": "labeldrop", "regex": str(replica_label)}]
+    alerting = {"alerting": section}
     block = yaml.safe_dump(alerting, default_flow_style=False, sort_keys=False)
     return f"{rest}\n\n# BEGIN {MARKER}\n{block}# END {MARKER}\n"
 

@@ -21,7 +21,7 @@ from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     prometheus_server_web as web,
 )
 
-from .render import REPO, render_template
+from .render import REPO
 
 ROLE = REPO / "roles" / "prometheus_server"
 DEBIAN_CONFIG = Path("/etc/prometheus/prometheus.yml")
@@ -31,17 +31,15 @@ pytestmark = pytest.mark.skipif(
 
 
 def render_web_config(tmp_path, users, tls_dir=None):
-    """web.yml as the role writes it, the certificate and key where the role installs them."""
-    variables = {
-        "prometheus_server_web_dir": str(tmp_path / "web"),
-        "prometheus_server_web_tls_cert_file": str(tls_dir / "prom1.crt") if tls_dir else "",
-        "prometheus_server_web_hashes": web.prometheus_server_web_hashes(users),
-    }
+    """web.yml as the roles write it, the certificate and key where the role installs them."""
     if tls_dir:
         (tmp_path / "web").mkdir()
         shutil.copy(tls_dir / "prom1.crt", tmp_path / "web" / "server.crt")
         shutil.copy(tls_dir / "prom1.key", tmp_path / "web" / "server.key")
-    return render_template("prometheus_server", "web.yml.j2", tmp_path / "web.yml", variables)
+    hashes = web.prometheus_server_web_hashes(users)
+    text = web.web_config_text(hashes, str(tmp_path / "web") if tls_dir else "")
+    (tmp_path / "web.yml").write_text(text)
+    return text
 
 
 ADMIN = {"name": "admin", "password": "correct horse battery staple"}

@@ -1,7 +1,8 @@
 """Fresh systemd containers of a test's own, started as the Molecule fleet's are: with the settings
 of molecule/default/molecule.yml's first platform and the image and cgroup mount scripts/images.sh
-wrote to .cache/molecule.env. Their names and their network start with `collection-`, so the lab's
-`spm-*` containers are never touched; leaving the block removes them."""
+wrote to .cache/molecule.env. Their names and their network start with `collection-` (or the
+test's own prefix), so the lab's `spm-*` containers are never touched; leaving the block removes
+them."""
 
 import json
 import string
@@ -49,14 +50,18 @@ def run_arguments(platform: dict, environment: dict) -> tuple[list[str], str, li
 
 
 class Fleet:
-    """Containers `collection-<id>-<role>` on a network of their own, systemd running in each."""
+    """Containers `<prefix>-<id>-<role>` on a network of their own, systemd running in each; the
+    prefix is the name of the branch whose tests start them (`collection` by default)."""
 
-    def __init__(self, roles: list[str]):
-        self.name = f"{NAME_PREFIX}-{uuid.uuid4().hex[:8]}"
+    def __init__(self, roles: list[str], prefix: str = NAME_PREFIX, platform: str = ""):
+        self.name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.platform = platform
         self.containers = {role: f"{self.name}-{role}" for role in roles}
 
     def __enter__(self):
-        platform = yaml.safe_load(MOLECULE_SCENARIO.read_text())["platforms"][0]
+        platforms = yaml.safe_load(MOLECULE_SCENARIO.read_text())["platforms"]
+        # The first platform's image (Debian 12) unless the test names one (e.g. spm-prom-forky).
+        platform = next(p for p in platforms if p["name"] == self.platform or not self.platform)
         options, image, command = run_arguments(platform, molecule_environment())
         docker("network", "create", self.name)
         try:
