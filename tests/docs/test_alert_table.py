@@ -1,10 +1,17 @@
 """README's "Alerts, delivered once" gives each lab fault's bound as the alerting check computes it
 (molecule/default/vars/alerting.yml) from the lab's timings (ansible/inventories/lab/), and the
-formula it states uses those same timings."""
+SLO page alert's as the SLO burn check does (vars/slo_burn.yml); the formula it states uses those
+same timings."""
 
+import math
 import re
+from decimal import Decimal
 
 import yaml
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.slo import (
+    ALERT_NAME,
+    BURN_ALERTS,
+)
 
 from .example import ROOT
 from .markdown import README
@@ -12,6 +19,7 @@ from .markdown import README
 LAB_PROMETHEUS = ROOT / "ansible" / "inventories" / "lab" / "group_vars" / "prometheus_servers.yml"
 SCRAPE_JOB_DEFAULTS = ROOT / "roles" / "sanic_scrape_job" / "defaults" / "main.yml"
 ALERTING_VARS = ROOT / "molecule" / "default" / "vars" / "alerting.yml"
+SLO_BURN_VARS = ROOT / "molecule" / "default" / "vars" / "slo_burn.yml"
 SECONDS = {"s": 1, "m": 60, "h": 3600}
 # Alertmanager's own peer timeout, where the lab's flags set none.
 DEFAULT_PEER_TIMEOUT = 15
@@ -51,7 +59,28 @@ def expected_bounds():
         firing = fault_setting(fault["for"], settings) + intervals + window + slack
         resolved = window + intervals + seconds(route["group_interval"]) + slack
         bounds[fault["alert"]] = (firing + seconds(route["group_wait"]), resolved)
+    bounds.update(slo_burn_bounds(route, intervals, slack))
     return bounds, settings, peer_timeout
+
+
+def slo_burn_bounds(route, intervals, slack):
+    """The SLO check's page alert: an all-bad burn's error ratio over the alert's long window
+    crosses its threshold (burn rate x error budget) after long window x threshold / ratio;
+    resolved once the short window holds no bad request."""
+    check = yaml.safe_load(SLO_BURN_VARS.read_text())
+    (alert,) = [
+        a
+        for a in BURN_ALERTS
+        if ALERT_NAME.format(long_window=a.long_window) == check["slo_burn_alert"]
+    ]
+    (slo,) = check["slo_burn_service"]["slos"]
+    threshold = alert.burn_rate * (100 - Decimal(str(slo["objective"]))) / 100
+    detection = math.ceil(
+        alert.long_seconds * threshold / Decimal(str(check["slo_burn_error_ratio"]))
+    )
+    firing = detection + intervals + seconds(route["group_wait"]) + slack
+    resolved = seconds(alert.short_window) + intervals + seconds(route["group_interval"]) + slack
+    return {check["slo_burn_alert"]: (firing, resolved)}
 
 
 def readme_section():
