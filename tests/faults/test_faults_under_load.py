@@ -101,3 +101,30 @@ def test_max_rate_paces_the_senders_and_every_paced_request_is_answered():
     assert paced["failed"] == {}
     assert 200 <= answered <= 310, paced
     assert flat_out["requests_per_second"] > 3 * paced["requests_per_second"], (paced, flat_out)
+
+
+def test_a_load_past_its_duration_waits_for_a_late_window_file_then_its_grace(tmp_path):
+    # faults_load's restart under a loaded machine can end after the load's planned duration.
+    window_file = tmp_path / "restart-window"
+    with SanicService(workers=1) as service:
+        load = subprocess.Popen(
+            [*LOAD, "send", "--port", str(service.port), "--duration", "1",
+             "--max-requests", "1000000", "--concurrency", "2", "--max-rate", "50",
+             "--window-file", str(window_file), "--window-grace", "1"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(3)
+        assert load.poll() is None, "the load stopped at its duration without its window"
+        now = time.time()
+        window_file.write_text(f"{now - 1} {now}")
+        stdout, _ = load.communicate(timeout=30)
+        on_time = run_load("send", "--port", str(service.port), "--duration", "1",
+                           "--max-requests", "1000000", "--concurrency", "2", "--max-rate", "50",
+                           "--window-file", str(window_file), "--window-grace", "5")  # fmt: skip
+    late = json.loads(stdout)
+    assert late["window"]["sent"] > 0, late
+    # Ran 3 s before the file, then its 1 s of grace; not the 120 s limit.
+    assert 3.5 <= late["seconds"] <= 8, late
+    assert late["ended_at"] >= now + 0.9, late
+    # A window file already there at the duration adds no grace.
+    assert on_time["seconds"] < 2.5, on_time

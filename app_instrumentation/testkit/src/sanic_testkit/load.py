@@ -12,7 +12,10 @@ is either answered or failed, once). Prints one JSON object:
 --stop-file PATH ends the load early once PATH exists (a deploy under load stops it when done).
 --window-file PATH: a file holding two epoch times "START END" (written by whoever restarts the
 service, while the load runs); the output's "window" then describes the requests sent between
-them: how many, which failed and why, and how long the slowest answer took ("latency").
+them: how many, which failed and why, and how long the slowest answer took ("latency"). A load
+that reaches DURATION before the file exists runs on until it does, then --window-grace seconds
+more (at most WINDOW_WAIT_LIMIT_SECONDS past DURATION): a restart slowed by a loaded machine is
+still described, with requests after it.
 Every request's latency (send to last byte, seconds) is summarized in "latency" too.
 
 --mix fixed sends --method --path (default GET /) every time; --mix random sends a distinct
@@ -49,6 +52,7 @@ RANDOM_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "P
 # After a refused connection: the port is closed, so retrying at once would only burn CPU.
 REFUSED_BACKOFF_SECONDS = 0.01
 STOP_FILE_POLL_SECONDS = 0.2
+WINDOW_WAIT_LIMIT_SECONDS = 120
 
 
 def fixed_requests(method, path):
@@ -72,11 +76,16 @@ def random_requests(seed):
 class Load:
     """Shared state of the sending threads; every update happens under one lock."""
 
-    def __init__(self, requests, max_requests, stop_at):
+    def __init__(self, requests, max_requests, stop_at, window_file="", window_grace=0.0):
         self.lock = threading.Lock()
         self.requests = iter(requests)
         self.remaining = max_requests
         self.stop_at = stop_at
+        self.window_file = window_file
+        self.window_grace = window_grace
+        self.window_wait_limit = stop_at + WINDOW_WAIT_LIMIT_SECONDS
+        self.waited_for_window = False
+        self.window_stop_at = None
         self.answered = Counter()
         self.failed = Counter()
         self.answered_per_second = Counter()
@@ -89,10 +98,26 @@ class Load:
 
     def next_request(self):
         with self.lock:
-            if self.remaining <= 0 or time.monotonic() >= self.stop_at:
+            now = time.monotonic()
+            if self.remaining <= 0 or (now >= self.stop_at and not self.runs_on_for_window(now)):
                 return None
             self.remaining -= 1
             return next(self.requests)
+
+    def runs_on_for_window(self, now):
+        """Past the stop time (under the lock): whether the load still waits for the window file,
+        or for the grace after it; never when the file was there at the stop time."""
+        if self.window_stop_at is not None:
+            return now < self.window_stop_at
+        if not self.window_file or now >= self.window_wait_limit:
+            return False
+        if not os.path.exists(self.window_file):
+            self.waited_for_window = True
+            return True
+        if not self.waited_for_window:
+            return False
+        self.window_stop_at = now + self.window_grace
+        return True
 
     def record_answer(self, status, sent_at, sent_at_epoch):
         now = time.monotonic()
@@ -249,7 +274,9 @@ def run(args):
         requests = random_requests(args.seed)
     started = time.monotonic()
     started_at = time.time()
-    load = Load(requests, args.max_requests, started + args.duration)
+    load = Load(
+        requests, args.max_requests, started + args.duration, args.window_file, args.window_grace
+    )
     done = threading.Event()
     scrapes = []
     between_requests = args.concurrency / args.max_rate if args.max_rate else 0.0
@@ -320,6 +347,9 @@ def main():
     send.add_argument("--stop-file", default="", help="stop early once this file exists")
     send.add_argument("--scrape-every", type=float, default=0.0, help="seconds; 0: no scrapes")
     send.add_argument("--window-file", default="", help='"START END" epochs to describe apart')
+    send.add_argument(
+        "--window-grace", type=float, default=5.0, help="seconds sent after a late window file"
+    )
     count.add_argument("--since", type=json.loads, help="an earlier `counts` output")
     count.add_argument("--answered", type=json.loads, help="a `send` output")
     args = parser.parse_args()
