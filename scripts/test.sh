@@ -2,8 +2,8 @@
 # Everything CI runs, in timed phases: set-up, lint, Python tests, benchmark smoke test, and the
 # Molecule fleet (created once, converged once, checked many ways, always destroyed). Molecule's
 # verify step is the fleet checks' runner (scripts/fleet_checks.py); here it runs directly.
-# Lint, the Python tests and the benchmark smoke test need nothing of the fleet, and creating and
-# converging it mostly waits on containers: they run side by side, and the fleet checks, which time
+# Lint, the Python tests and the benchmark smoke test need nothing of the fleet: they run beside
+# its set-up (both sides are CPU-bound on 2 cores: docs/SETUP.md), and the fleet checks, which time
 # faults and alerts, start only once both are done. A failed phase does not stop the later ones;
 # the run fails if any phase failed.
 set -uo pipefail
