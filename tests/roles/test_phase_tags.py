@@ -112,10 +112,16 @@ def test_site_yml_includes_each_role_under_an_argument_spec_entry_point():
         for task in play.get("tasks", [])
         if "ansible.builtin.include_role" in task
     ]
-    # Each role of the Prometheus play, and the app hosts' role, by the collection's names.
+    # Each role of the Prometheus play, the store's and the app hosts', by the collection's names.
     assert {include["name"] for include in included} == {
         f"sanic_prometheus.multiprocess.{role}"
-        for role in ("alertmanager", "prometheus_server", "sanic_scrape_job", "sanic_service")
+        for role in (
+            "alertmanager",
+            "prometheus_server",
+            "sanic_scrape_job",
+            "sanic_service",
+            "victoria_metrics",
+        )
     }
     for include in included:
         role = include["name"].rpartition(".")[2]
