@@ -12,11 +12,12 @@ FOREIGN_SECTION = re.compile(r"(?m)^alerting:[^\n]*\n(?:[ \t][^\n]*\n|[ \t]*\n)*
 
 def prometheus_server_with_alerting(config_text, alertmanagers, login=None, replica_label=""):
     """The configuration with every alert sent to `alertmanagers` (host:port), from a marked block
-    at its end that replaces any `alerting:` section; everything else is kept as it is. `login`
+    that replaces any `alerting:` section (at the end, or where the block already is: another
+    role's block after it stays after it, so neither moves the other on every run); everything
+    else is kept as it is. `login`
     ({scheme, username, password_file, ca_file}) is how Prometheus reaches an Alertmanager behind
     --web.config.file. `replica_label`, the external label that differs between the servers of an
     HA pair, is dropped from alerts: the Alertmanager cluster sees one alert, not one per server."""
-    rest = FOREIGN_SECTION.sub("", OWN_BLOCK.sub("", config_text)).rstrip("\n")
     targets = [
         str(target) for target in alertmanagers
     ]  # plain strings: Ansible passes its own types
@@ -35,8 +36,12 @@ def prometheus_server_with_alerting(config_text, alertmanagers, login=None, repl
     if replica_label:
         section["alert_relabel_configs"] = [{"action": "labeldrop", "regex": str(replica_label)}]
     alerting = {"alerting": section}
-    block = yaml.safe_dump(alerting, default_flow_style=False, sort_keys=False)
-    return f"{rest}\n\n# BEGIN {MARKER}\n{block}# END {MARKER}\n"
+    dumped = yaml.safe_dump(alerting, default_flow_style=False, sort_keys=False)
+    block = f"# BEGIN {MARKER}\n{dumped}# END {MARKER}\n"
+    if OWN_BLOCK.search(config_text):
+        return OWN_BLOCK.sub(lambda _: block, config_text, count=1)
+    rest = FOREIGN_SECTION.sub("", config_text).rstrip("\n")
+    return f"{rest}\n\n{block}"
 
 
 class FilterModule:

@@ -165,6 +165,10 @@ def plain(value):
     return str(value)
 
 
+# Where the remote-write block was, while the rest of the file is rewritten.
+_REMOTE_WRITE_PLACE = "\0remote_write\0\n"
+
+
 def block(marker, content, indent=""):
     return f"{indent}# BEGIN {marker}\n{content}{indent}# END {marker}\n"
 
@@ -200,6 +204,9 @@ def prometheus_server_with_remote_write(
     no rules and sends no alerts: the package's `alerting:` section (localhost:9093) goes."""
     text = own_block(EXTERNAL_LABELS_MARKER).sub("", config_text)
     text = own_block(RULES_MARKER).sub("", text)
+    # The section stays where an earlier run put it, so that another role's block appended after
+    # it (the alerting one) is not moved back and forth on every run.
+    text = own_block(REMOTE_WRITE_MARKER).sub(_REMOTE_WRITE_PLACE, text, count=1)
     text = own_block(REMOTE_WRITE_MARKER).sub("", text)
     # The package's `external_labels:` (monitor: 'example') and `remote_write:` give way to the
     # role's own; with none of its own, the role leaves them as they are.
@@ -223,14 +230,19 @@ def prometheus_server_with_remote_write(
             text = block(EXTERNAL_LABELS_MARKER, f"global:\n{indented}") + text
     if remote_write and rules_file and not agent:
         text = with_rules_file(text, rules_file)
-    text = text.rstrip("\n") + "\n"
+    section_block = ""
     if remote_write:
         secrets_dir = f"{config_dir}/{SECRETS_DIR}"
         section = {
             "remote_write": [plain(rendered_entry(entry, secrets_dir)) for entry in remote_write]
         }
         dumped = yaml.safe_dump(section, default_flow_style=False, sort_keys=False)
-        text += "\n" + block(REMOTE_WRITE_MARKER, dumped)
+        section_block = block(REMOTE_WRITE_MARKER, dumped)
+    if _REMOTE_WRITE_PLACE in text:
+        return text.replace(_REMOTE_WRITE_PLACE, section_block, 1)
+    text = text.rstrip("\n") + "\n"
+    if section_block:
+        text += "\n" + section_block
     return text
 
 

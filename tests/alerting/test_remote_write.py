@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    prometheus_server_alerting as alerting,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     prometheus_server_remote_write as remote_write,
 )
 
@@ -230,6 +233,34 @@ def test_writing_twice_changes_nothing_and_empty_settings_restore_the_package_fi
     package = DEBIAN_CONFIG.read_text()
     untouched = remote_write.prometheus_server_with_remote_write(package, {}, [], str(tmp_path))
     assert yaml.safe_load(untouched) == yaml.safe_load(package)
+
+
+@needs_debian_prometheus
+def test_the_alerting_and_remote_write_blocks_stay_in_place_run_after_run(tmp_path):
+    """The role writes the alerting block, then the remote-write one, into the same file; each
+    used to move its own block to the end, past the other's, so every run changed the file twice
+    and restarted Prometheus (found by the lab's idempotence step)."""
+    labels = {"cluster": "site-a", "replica": "prom1"}
+    stores = [store("http://vm:8428/api/v1/write")]
+
+    alertmanagers = ["am1:9093", "am2:9093"]
+
+    def one_run(text):
+        text = alerting.prometheus_server_with_alerting(text, alertmanagers, None, "replica")
+        return remote_write.prometheus_server_with_remote_write(text, labels, stores, str(tmp_path))
+
+    first = one_run(DEBIAN_CONFIG.read_text())
+    assert one_run(first) == first
+    config = yaml.safe_load(first)
+    dropped = [{"action": "labeldrop", "regex": "replica"}]
+    assert config["alerting"]["alert_relabel_configs"] == dropped
+    assert [entry["name"] for entry in config["remote_write"]] == ["vm"]
+    # Without a store, the remote-write block goes and the alerting block stays as it was.
+    without_store = yaml.safe_load(
+        remote_write.prometheus_server_with_remote_write(first, labels, [], str(tmp_path))
+    )
+    assert "remote_write" not in without_store
+    assert without_store["alerting"] == config["alerting"]
 
 
 @pytest.mark.parametrize(
