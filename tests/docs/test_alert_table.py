@@ -20,6 +20,7 @@ LAB_PROMETHEUS = ROOT / "ansible" / "inventories" / "lab" / "group_vars" / "prom
 SCRAPE_JOB_DEFAULTS = ROOT / "roles" / "sanic_scrape_job" / "defaults" / "main.yml"
 ALERTING_VARS = ROOT / "molecule" / "default" / "vars" / "alerting.yml"
 SLO_BURN_VARS = ROOT / "molecule" / "default" / "vars" / "slo_burn.yml"
+LAB_HOST_VARS = ROOT / "ansible" / "inventories" / "lab" / "host_vars"
 SECONDS = {"s": 1, "m": 60, "h": 3600}
 # Alertmanager's own peer timeout, where the lab's flags set none.
 DEFAULT_PEER_TIMEOUT = 15
@@ -73,7 +74,7 @@ def slo_burn_bounds(route, intervals, slack):
         for a in BURN_ALERTS
         if ALERT_NAME.format(long_window=a.long_window) == check["slo_burn_alert"]
     ]
-    (slo,) = check["slo_burn_service"]["slos"]
+    (slo,) = lab_service(check["slo_burn_service_name"])["slos"]
     threshold = alert.burn_rate * (100 - Decimal(str(slo["objective"]))) / 100
     detection = math.ceil(
         alert.long_seconds * threshold / Decimal(str(check["slo_burn_error_ratio"]))
@@ -81,6 +82,17 @@ def slo_burn_bounds(route, intervals, slack):
     firing = detection + intervals + seconds(route["group_wait"]) + slack
     resolved = seconds(alert.short_window) + intervals + seconds(route["group_interval"]) + slack
     return {check["slo_burn_alert"]: (firing, resolved)}
+
+
+def lab_service(name):
+    """The lab inventory's service of that name (exactly one, on one host)."""
+    (service,) = [
+        service
+        for host_vars in sorted(LAB_HOST_VARS.glob("*.yml"))
+        for service in yaml.safe_load(host_vars.read_text()).get("sanic_services", [])
+        if service["name"] == name
+    ]
+    return service
 
 
 def readme_section():
