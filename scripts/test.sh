@@ -32,7 +32,8 @@ PYTEST_WORKERS=3
 
 python_tests() {
   cd "$REPO_ROOT" || return 1
-  "$VENV/bin/pytest" -q -p no:cacheprovider -n "$PYTEST_WORKERS" --dist loadscope \
+  # --durations: the slowest tests, which are where this phase's time goes.
+  "$VENV/bin/pytest" -q -p no:cacheprovider -n "$PYTEST_WORKERS" --dist loadscope --durations=15 \
     app_instrumentation/tests tests
 }
 
