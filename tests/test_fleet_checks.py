@@ -103,6 +103,64 @@ def test_a_failed_check_is_named_and_fails_the_run(tmp_path):
     assert "planted failure" in result.stdout
 
 
+def test_a_check_that_failed_in_the_connection_runs_again_once_and_one_that_failed_itself_not(
+    tmp_path,
+):
+    """A first attempt that prints the Docker connection's empty-output failure runs again (here
+    it then passes); a check whose own task fails is not run again."""
+    marker = tmp_path / "first-attempt-done"
+    flaky = [
+        {
+            "name": "Fail in the connection on the first attempt only",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Fail as the connection does",
+                    "ansible.builtin.fail": {
+                        "msg": "failed to resolve remote temporary directory from ansible-tmp-1:"
+                        " `mkdir` returned empty string"
+                    },
+                    "when": f"not ('{marker}' is exists)",
+                    "register": "attempt",
+                    "ignore_errors": True,
+                },
+                {"name": "Remember", "ansible.builtin.file": {"path": str(marker),
+                                                               "state": "touch"}},
+                {"name": "Fail the first", "ansible.builtin.fail": {"msg": "x"},
+                 "when": "attempt is failed"},
+            ],
+        }
+    ]  # fmt: skip
+    own_failure = [
+        {
+            "name": "Fail",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [{"name": "Fail", "ansible.builtin.fail": {"msg": "planted failure"}}],
+        }
+    ]
+    (tmp_path / "flaky.yml").write_text(yaml.safe_dump(flaky))
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(own_failure))
+    checks = [
+        {"name": name, "playbook": f"{name}.yml", "about": name, "reads": [], "changes": []}
+        for name in ("flaky", "broken")
+    ]
+    manifest = tmp_path / "checks.yml"
+    manifest.write_text(yaml.safe_dump({"checks": checks}))
+    result = run_runner("--manifest", manifest, "--log-dir", tmp_path / "logs")
+    assert result.returncode == 1
+    assert "FAILED checks: broken (logs in" in result.stdout
+    assert result.stdout.count("==> check flaky started") == 2
+    assert result.stdout.count("==> check broken started") == 1
+    assert (
+        "==> check flaky failed in the connection, not in the check; running it again"
+        in result.stdout
+    )
+    assert re.search(r"==> check flaky ok in \d+s .* on its second attempt", result.stdout)
+    assert (tmp_path / "logs" / "flaky.attempt1.log").exists()
+
+
 def test_an_unknown_check_is_refused_naming_it_and_the_known_ones():
     result = run_runner("no_such_check")
     assert result.returncode == 2
