@@ -165,10 +165,6 @@ def plain(value):
     return str(value)
 
 
-# Where the remote-write block was, while the rest of the file is rewritten.
-_REMOTE_WRITE_PLACE = "\0remote_write\0\n"
-
-
 def block(marker, content, indent=""):
     return f"{indent}# BEGIN {marker}\n{content}{indent}# END {marker}\n"
 
@@ -182,17 +178,38 @@ def top_level_section(key):
     return re.compile(rf"(?m)^{key}:[^\n]*\n(?:[ \t][^\n]*\n|[ \t]*\n)*")
 
 
-def with_rules_file(text, rules_file):
-    """`rules_file` as an entry of `rule_files:`, in a marked block under the key (or with it)."""
+def place_of(marker):
+    """A line that holds a block's place while the rest of the file is rewritten."""
+    return f"\0{marker}\0\n"
+
+
+def hold_place(text, marker):
+    """(text, the block) with the first block of `marker` turned into its place line and any other
+    dropped; the block is None when the text has none. A block is written back where an earlier
+    run put it: other roles insert theirs beside it (sanic_scrape_job right under `rule_files:`,
+    this role's alerting at the end), and a block that put itself back in front of theirs would
+    change the file on every run."""
+    found = own_block(marker).search(text)
+    if found is None:
+        return text, None
+    text = text[: found.start()] + place_of(marker) + text[found.end() :]
+    return own_block(marker).sub("", text), found.group(0)
+
+
+def with_rules_file(text, rules_file, held):
+    """`rules_file` as an entry of `rule_files:`, in a marked block under the key (or with it),
+    where `held` (the block of an earlier run) was."""
     entry = f"  - {rules_file}\n"
+    under_key = block(RULES_MARKER, entry, "  ")
+    with_key = block(RULES_MARKER, f"rule_files:\n{entry}")
+    if held is not None:
+        written = with_key if "rule_files:" in held else under_key
+        return text.replace(place_of(RULES_MARKER), written)
     if re.search(r"(?m)^rule_files:[ \t]*$", text):
         return re.sub(
-            r"(?m)^rule_files:[ \t]*\n",
-            lambda match: match.group(0) + block(RULES_MARKER, entry, "  "),
-            text,
-            count=1,
+            r"(?m)^rule_files:[ \t]*\n", lambda match: match.group(0) + under_key, text, count=1
         )
-    return text.rstrip("\n") + "\n\n" + block(RULES_MARKER, f"rule_files:\n{entry}")
+    return text.rstrip("\n") + "\n\n" + with_key
 
 
 def prometheus_server_with_remote_write(
@@ -202,12 +219,10 @@ def prometheus_server_with_remote_write(
     its end and `rules_file` (the remote-write alerts) in `rule_files:`, each in a marked block;
     the package's own labels and section give way, the rest is kept as it is. An agent evaluates
     no rules and sends no alerts: the package's `alerting:` section (localhost:9093) goes."""
+    # The labels go right under `global:`, where no other role writes.
     text = own_block(EXTERNAL_LABELS_MARKER).sub("", config_text)
-    text = own_block(RULES_MARKER).sub("", text)
-    # The section stays where an earlier run put it, so that another role's block appended after
-    # it (the alerting one) is not moved back and forth on every run.
-    text = own_block(REMOTE_WRITE_MARKER).sub(_REMOTE_WRITE_PLACE, text, count=1)
-    text = own_block(REMOTE_WRITE_MARKER).sub("", text)
+    text, held_rules = hold_place(text, RULES_MARKER)
+    text, held_section = hold_place(text, REMOTE_WRITE_MARKER)
     # The package's `external_labels:` (monitor: 'example') and `remote_write:` give way to the
     # role's own; with none of its own, the role leaves them as they are.
     if external_labels:
@@ -229,7 +244,8 @@ def prometheus_server_with_remote_write(
         else:
             text = block(EXTERNAL_LABELS_MARKER, f"global:\n{indented}") + text
     if remote_write and rules_file and not agent:
-        text = with_rules_file(text, rules_file)
+        text = with_rules_file(text, rules_file, held_rules)
+    text = text.replace(place_of(RULES_MARKER), "")
     section_block = ""
     if remote_write:
         secrets_dir = f"{config_dir}/{SECRETS_DIR}"
@@ -238,8 +254,8 @@ def prometheus_server_with_remote_write(
         }
         dumped = yaml.safe_dump(section, default_flow_style=False, sort_keys=False)
         section_block = block(REMOTE_WRITE_MARKER, dumped)
-    if _REMOTE_WRITE_PLACE in text:
-        return text.replace(_REMOTE_WRITE_PLACE, section_block, 1)
+    if held_section is not None:
+        return text.replace(place_of(REMOTE_WRITE_MARKER), section_block)
     text = text.rstrip("\n") + "\n"
     if section_block:
         text += "\n" + section_block

@@ -5,6 +5,7 @@ Debian's prometheus.yml passes the real promtool (2.42 here; 3.x in test_victori
 """
 
 import itertools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -235,31 +236,54 @@ def test_writing_twice_changes_nothing_and_empty_settings_restore_the_package_fi
     assert yaml.safe_load(untouched) == yaml.safe_load(package)
 
 
+SCRAPE_JOB_RULES = (
+    "# BEGIN sanic_scrape_job rule_files\n  - /etc/prometheus/rules/sanic.yml\n"
+    "# END sanic_scrape_job rule_files\n"
+)
+
+
+def scrape_job_rules(text):
+    """What sanic_scrape_job's blockinfile does after this role: its block right under
+    `rule_files:` the first time, left where it is afterwards."""
+    if SCRAPE_JOB_RULES in text:
+        return text
+    return re.sub(r"(?m)^rule_files:[ \t]*\n", lambda m: m.group(0) + SCRAPE_JOB_RULES, text)
+
+
 @needs_debian_prometheus
-def test_the_alerting_and_remote_write_blocks_stay_in_place_run_after_run(tmp_path):
-    """The role writes the alerting block, then the remote-write one, into the same file; each
-    used to move its own block to the end, past the other's, so every run changed the file twice
-    and restarted Prometheus (found by the lab's idempotence step)."""
+def test_the_roles_blocks_stay_in_place_run_after_run(tmp_path):
+    """A site.yml run writes prometheus.yml in three steps: this role's alerting block, its
+    remote-write blocks, then sanic_scrape_job's. Each of this role's blocks used to put itself
+    back at its first place (the end, right under `rule_files:`), in front of another's, so every
+    run changed the file and restarted Prometheus (found by the lab's idempotence step)."""
     labels = {"cluster": "site-a", "replica": "prom1"}
     stores = [store("http://vm:8428/api/v1/write")]
-
     alertmanagers = ["am1:9093", "am2:9093"]
+    rules_file = str(tmp_path / "remote_write_rules.yml")
 
     def one_run(text):
         text = alerting.prometheus_server_with_alerting(text, alertmanagers, None, "replica")
-        return remote_write.prometheus_server_with_remote_write(text, labels, stores, str(tmp_path))
+        text = remote_write.prometheus_server_with_remote_write(
+            text, labels, stores, str(tmp_path), False, rules_file
+        )
+        return scrape_job_rules(text)
 
     first = one_run(DEBIAN_CONFIG.read_text())
-    assert one_run(first) == first
+    second = one_run(first)
+    assert second == first
     config = yaml.safe_load(first)
     dropped = [{"action": "labeldrop", "regex": "replica"}]
     assert config["alerting"]["alert_relabel_configs"] == dropped
     assert [entry["name"] for entry in config["remote_write"]] == ["vm"]
-    # Without a store, the remote-write block goes and the alerting block stays as it was.
+    assert config["rule_files"] == ["/etc/prometheus/rules/sanic.yml", rules_file]
+    # Without a store, the remote-write blocks go and the others stay as they were.
     without_store = yaml.safe_load(
-        remote_write.prometheus_server_with_remote_write(first, labels, [], str(tmp_path))
+        remote_write.prometheus_server_with_remote_write(
+            first, labels, [], str(tmp_path), False, rules_file
+        )
     )
     assert "remote_write" not in without_store
+    assert without_store["rule_files"] == ["/etc/prometheus/rules/sanic.yml"]
     assert without_store["alerting"] == config["alerting"]
 
 
