@@ -14,6 +14,17 @@ RUNNER = REPO / "scripts" / "fleet_checks.py"
 SCENARIO = REPO / "molecule" / "default"
 
 
+# A check's playbook whose own task fails.
+PLANTED_FAILURE = [
+    {
+        "name": "Fail",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [{"name": "Fail", "ansible.builtin.fail": {"msg": "planted failure"}}],
+    }
+]
+
+
 def run_runner(*args, timeout=300):
     return subprocess.run(
         [sys.executable, str(RUNNER), *map(str, args)],
@@ -84,15 +95,7 @@ def test_a_reader_waits_for_a_change_of_the_path_above_it_and_an_unrelated_check
 
 def test_a_failed_check_is_named_and_fails_the_run(tmp_path):
     manifest = write_manifest(tmp_path, [{"name": "fine", "reads": [], "changes": []}])
-    failing = [
-        {
-            "name": "Fail",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [{"name": "Fail", "ansible.builtin.fail": {"msg": "planted failure"}}],
-        }
-    ]
-    (tmp_path / "broken.yml").write_text(yaml.safe_dump(failing))
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(PLANTED_FAILURE))
     checks = yaml.safe_load(manifest.read_text())["checks"] + [
         {"name": "broken", "playbook": "broken.yml", "about": "fails", "reads": [], "changes": []}
     ]
@@ -132,16 +135,8 @@ def test_a_check_that_failed_in_the_connection_runs_again_once_and_one_that_fail
             ],
         }
     ]  # fmt: skip
-    own_failure = [
-        {
-            "name": "Fail",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [{"name": "Fail", "ansible.builtin.fail": {"msg": "planted failure"}}],
-        }
-    ]
     (tmp_path / "flaky.yml").write_text(yaml.safe_dump(flaky))
-    (tmp_path / "broken.yml").write_text(yaml.safe_dump(own_failure))
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(PLANTED_FAILURE))
     checks = [
         {"name": name, "playbook": f"{name}.yml", "about": name, "reads": [], "changes": []}
         for name in ("flaky", "broken")
