@@ -11,7 +11,14 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 failures=0
-run_phase() { phase "$@" || failures=$((failures + 1)); }
+# Counts a failed phase and returns its failure, so that a background copy (which counts in its own
+# shell) can report it to main; `phase || failures=...` alone returned the assignment's 0, and a
+# failed lint, Python test or fleet check that changes nothing passed the run (until 2026-12-06).
+run_phase() {
+  phase "$@" && return 0
+  failures=$((failures + 1))
+  return 1
+}
 
 lint() {
   cd "$REPO_ROOT" || return 1
