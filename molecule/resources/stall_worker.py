@@ -8,6 +8,7 @@ for it and publishes one live worker fewer. `kill -CONT <stopped>` lets it finis
   python3 stall_worker.py MAIN_PID   prints {"killed": pid, "stopped": pid, "at": unix seconds}
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -23,20 +24,22 @@ SERVER_WORKER = b"SANIC_WORKER_NAME=Sanic-Server-"
 
 def workers(main_pid):
     """Pids of the main process's server workers (Sanic names them in their environment)."""
+    # The kernel's list of the main process's children, not a scan of /proc: a host running the
+    # lab fleet has hundreds of processes, and a loaded machine's scan outlasted a replacement's
+    # start (CI, 2026-12-06: it was stopped after it began serving, and nothing fell).
+    children = set()
+    for task_children in Path(f"/proc/{main_pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children.update(int(pid) for pid in task_children.read_text().split())
     found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in children:
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            environment = (stat.parent / "environ").read_bytes().split(b"\0")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except (OSError, IndexError):
             continue
-        state, parent = fields[0], int(fields[1])
-        if (
-            parent == main_pid
-            and state != "Z"
-            and any(entry.startswith(SERVER_WORKER) for entry in environment)
-        ):
-            found.add(int(stat.parent.name))
+        if state != "Z" and any(entry.startswith(SERVER_WORKER) for entry in environment):
+            found.add(pid)
     return found
 
 
