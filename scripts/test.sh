@@ -8,7 +8,7 @@
 # the run fails if any phase failed.
 set -uo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 failures=0
 # Counts a failed phase and returns its failure, so that a background copy (which counts in its own
@@ -45,6 +45,9 @@ python_tests() {
 }
 
 fleet_checks() { "$VENV/bin/python" "$REPO_ROOT/scripts/fleet_checks.py" "$@"; }
+benchmark_smoke() { "$VENV/bin/python" "$REPO_ROOT/app_instrumentation/bench/run.py" --quick; }
+molecule() { "$REPO_ROOT/scripts/molecule.sh" "$@"; }
+set_up_host() { "$REPO_ROOT/scripts/setup.sh"; }
 
 # The fleet checks that change nothing (molecule/default/checks.yml: check mode, bad input), in the
 # background beside the idempotence step, printing into their own log; the phase's line goes to $1.
@@ -62,7 +65,7 @@ idempotence_beside_checks_changing_nothing() {
   checks_log=$(mktemp) checks_summary=$(mktemp)
   checks_changing_nothing "$checks_summary" >"$checks_log" 2>&1 &
   checks_pid=$!
-  phase "molecule idempotence" "$REPO_ROOT/scripts/molecule.sh" idempotence || status=1
+  phase "molecule idempotence" molecule idempotence || status=1
   wait "$checks_pid" || failures=$((failures + 1))
   cat "$checks_log" >&2
   mapfile -t -O "${#PHASE_SUMMARY[@]}" PHASE_SUMMARY <"$checks_summary"
@@ -74,7 +77,7 @@ idempotence_beside_checks_changing_nothing() {
 molecule_fleet_up() {
   local step
   for step in destroy syntax create converge; do
-    phase "molecule $step" "$REPO_ROOT/scripts/molecule.sh" "$step" || return 1
+    phase "molecule $step" molecule "$step" || return 1
   done
   idempotence_beside_checks_changing_nothing
 }
@@ -86,7 +89,7 @@ checks_without_fleet() {
   PHASE_SUMMARY=() # this background copy reports its own phases only
   run_phase lint lint || status=1
   run_phase "python tests" python_tests || status=1
-  run_phase "benchmark smoke" "$VENV/bin/python" "$REPO_ROOT/app_instrumentation/bench/run.py" --quick || status=1
+  run_phase "benchmark smoke" benchmark_smoke || status=1
   printf '%s\n' "${PHASE_SUMMARY[@]}" >"$summary_file"
   return "$status"
 }
@@ -95,7 +98,7 @@ main() {
   local started
   started=$(date +%s)
   export PATH="$VENV/bin:$PATH"
-  phase setup "$REPO_ROOT/scripts/setup.sh" || {
+  phase setup set_up_host || {
     phase_report
     die "set-up failed; nothing else can run"
   }
@@ -116,10 +119,13 @@ main() {
   else
     failures=$((failures + 1))
   fi
-  run_phase "molecule destroy" "$REPO_ROOT/scripts/molecule.sh" destroy
+  run_phase "molecule destroy" molecule destroy
   phase_report
   log "total $(($(date +%s) - started))s, $failures failed phase(s)"
   [ "$failures" -eq 0 ]
 }
 
-main "$@"
+# Sourced by tests/test_make_test.py, which replaces the phases' bodies to test this bookkeeping.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi
