@@ -144,8 +144,15 @@ def environment():
     return env
 
 
+def failure_record(log_dir, name):
+    """Where a failed check's last lines are kept, for `make test` to print again at its end (the
+    checks' own output comes long before it, and a CI log may keep only its end)."""
+    return log_dir / f"{name}.failed"
+
+
 def start(check, env, clock, log_dir):
     check.log = log_dir / f"{check.name}.log"
+    failure_record(log_dir, check.name).unlink(missing_ok=True)
     check.attempts += 1
     if check.attempts == 1:
         check.started = clock()
@@ -180,7 +187,7 @@ def retry(check, env, clock, log_dir):
     start(check, env, clock, log_dir)
 
 
-def finish(check, clock, began):
+def finish(check, clock, began, log_dir):
     check.seconds = clock() - check.started
     check.status = "ok" if check.process.returncode == 0 else f"FAILED ({check.process.returncode})"
     print(
@@ -192,6 +199,7 @@ def finish(check, clock, began):
     if check.process.returncode != 0:
         tail = check.log.read_text(errors="replace").splitlines()[-FAILURE_TAIL_LINES:]
         print("\n".join(f"    {line}" for line in tail), flush=True)
+        failure_record(log_dir, check.name).write_text("\n".join(tail) + "\n")
 
 
 def run(checks, max_running, log_dir, clock=time.monotonic):
@@ -214,7 +222,7 @@ def run(checks, max_running, log_dir, clock=time.monotonic):
                 retry(check, env, clock, log_dir)
                 continue
             running.remove(check)
-            finish(check, clock, began)
+            finish(check, clock, began, log_dir)
     return clock() - began
 
 

@@ -44,7 +44,9 @@ python_tests() {
     app_instrumentation/tests tests
 }
 
-fleet_checks() { "$VENV/bin/python" "$REPO_ROOT/scripts/fleet_checks.py" "$@"; }
+# Where fleet_checks.py keeps each check's log, and each failed check's last lines (<name>.failed).
+FLEET_CHECK_LOGS="$CACHE_DIR/fleet-checks"
+fleet_checks() { "$VENV/bin/python" "$REPO_ROOT/scripts/fleet_checks.py" --log-dir "$FLEET_CHECK_LOGS" "$@"; }
 benchmark_smoke() { "$VENV/bin/python" "$REPO_ROOT/app_instrumentation/bench/run.py" --quick; }
 molecule() { "$REPO_ROOT/scripts/molecule.sh" "$@"; }
 set_up_host() { "$REPO_ROOT/scripts/setup.sh"; }
@@ -94,9 +96,22 @@ checks_without_fleet() {
   return "$status"
 }
 
+# Each failed fleet check's last lines once more, at the end, where an excerpt of a long CI log
+# finds them (the checks print them when they fail, long before).
+report_failed_checks() {
+  local record
+  for record in "$FLEET_CHECK_LOGS"/*.failed; do
+    [ -e "$record" ] || continue
+    printf '\n==> fleet check %s FAILED; the end of its log (%s):\n' \
+      "$(basename "$record" .failed)" "$FLEET_CHECK_LOGS"
+    tail -n 30 "$record"
+  done
+}
+
 main() {
   local started
   started=$(date +%s)
+  rm -f "$FLEET_CHECK_LOGS"/*.failed # a failure of an earlier run is not this run's
   export PATH="$VENV/bin:$PATH"
   phase setup set_up_host || {
     phase_report
@@ -120,6 +135,7 @@ main() {
     failures=$((failures + 1))
   fi
   run_phase "molecule destroy" molecule destroy
+  report_failed_checks
   phase_report
   log "total $(($(date +%s) - started))s, $failures failed phase(s)"
   [ "$failures" -eq 0 ]

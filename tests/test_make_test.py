@@ -22,7 +22,11 @@ molecule() { outcome "molecule $1"; }
 lint() { outcome lint; }
 python_tests() { outcome "python tests"; }
 benchmark_smoke() { outcome "benchmark smoke"; }
-fleet_checks() { outcome "fleet checks $1"; }
+fleet_checks() {
+  outcome "fleet checks $1" && return 0
+  printf 'TASK [Assert the planted fact]\nplanted check failure\n' >"$FLEET_CHECK_LOGS/x.failed"
+  return 1
+}
 """
 
 # Every phase's row in the report, in the order main() prints them.
@@ -46,9 +50,10 @@ STUB_KEY = {
 }
 
 
-def run_with_failing(phase: str) -> subprocess.CompletedProcess:
+def run_with_failing(phase: str, check_logs: Path) -> subprocess.CompletedProcess:
+    script = f'. "{TEST_SCRIPT}"\n{STUBBED_BODIES}\nFLEET_CHECK_LOGS="{check_logs}"\nmain'
     return subprocess.run(
-        ["bash", "-c", f'. "{TEST_SCRIPT}"\n{STUBBED_BODIES}\nmain'],
+        ["bash", "-c", script],
         env={**os.environ, "FAILING_PHASE": STUB_KEY.get(phase, phase)},
         capture_output=True,
         text=True,
@@ -63,8 +68,8 @@ def report(stdout: str) -> list[tuple[str, str]]:
     return [(name.rsplit(None, 1)[0].strip(), result) for name, result in rows]
 
 
-def test_a_run_where_every_phase_passes_passes():
-    result = run_with_failing("nothing")
+def test_a_run_where_every_phase_passes_passes(tmp_path):
+    result = run_with_failing("nothing", tmp_path)
     assert result.returncode == 0, result.stderr
     assert report(result.stdout) == [(phase, "ok") for phase in PHASES]
     assert "0 failed phase(s)" in result.stderr
@@ -80,8 +85,8 @@ def test_a_run_where_every_phase_passes_passes():
         "fleet checks",
     ],
 )
-def test_a_failed_phase_fails_the_run_and_is_reported_failed(failing):
-    result = run_with_failing(failing)
+def test_a_failed_phase_fails_the_run_and_is_reported_failed(failing, tmp_path):
+    result = run_with_failing(failing, tmp_path)
     assert result.returncode == 1, result.stderr
     assert report(result.stdout) == [
         (phase, "FAILED (1)" if phase == failing else "ok") for phase in PHASES
@@ -90,11 +95,22 @@ def test_a_failed_phase_fails_the_run_and_is_reported_failed(failing):
 
 
 @pytest.mark.parametrize("failing", ["molecule converge", "molecule idempotence"])
-def test_a_fleet_that_does_not_come_up_skips_the_fleet_checks_and_fails_the_run(failing):
-    result = run_with_failing(failing)
+def test_a_fleet_that_does_not_come_up_skips_the_fleet_checks_and_fails_the_run(failing, tmp_path):
+    result = run_with_failing(failing, tmp_path)
     assert result.returncode == 1, result.stderr
     rows = report(result.stdout)
     assert (failing, "FAILED (1)") in rows
     assert "fleet checks" not in [phase for phase, _ in rows]
     assert rows[-1] == ("molecule destroy", "ok")
     assert "1 failed phase(s)" in result.stderr
+
+
+@pytest.mark.parametrize("failing", ["fleet checks changing nothing", "fleet checks"])
+def test_a_failed_fleet_checks_last_lines_come_again_at_the_end(failing, tmp_path):
+    (tmp_path / "earlier.failed").write_text("a failure of an earlier run\n")
+    result = run_with_failing(failing, tmp_path)
+    assert result.returncode == 1, result.stderr
+    end = result.stdout.split("PHASE ")[0]
+    assert "==> fleet check x FAILED; the end of its log" in end
+    assert end.rstrip().endswith("TASK [Assert the planted fact]\nplanted check failure")
+    assert "earlier" not in result.stdout
