@@ -53,6 +53,21 @@ create_venv() {
   echo "$want" >"$stamp"
 }
 
+# OpenTelemetry in a directory of its own, which only the test of exemplars from spans puts on its
+# services' path (requirements/opentelemetry.lock says why).
+install_opentelemetry() {
+  local target="$CACHE_DIR/opentelemetry" lock="$REPO_ROOT/requirements/opentelemetry.lock"
+  local stamp="$target/.lock.sha256" want
+  want=$(sha256sum "$lock" | cut -c1-64)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "$target matches requirements/opentelemetry.lock"
+    return
+  fi
+  rm -rf "$target"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --target "$target" -r "$lock"
+  echo "$want" >"$stamp"
+}
+
 # The checkout is the collection sanic_prometheus.multiprocess: ansible/ansible.cfg, Molecule and
 # the tests (pytest.ini) find it, as Ansible and as Python, through this link in a collections path.
 link_collection() {
@@ -66,6 +81,7 @@ main() {
   install_debian_packages
   "$REPO_ROOT/scripts/ensure-dockerd.sh"
   create_venv
+  install_opentelemetry
   link_collection
   "$REPO_ROOT/scripts/images.sh"
 }
