@@ -34,11 +34,16 @@ LOG_DIR = REPO / ".cache" / "fleet-checks"
 # Lines of a failed check's log printed with its failure: its failed task and the recap.
 FAILURE_TAIL_LINES = 60
 # What a failure of the way into a container prints, not one of the check's own: the Docker
-# connection's exec now and then returns no output under load (community.docker issue #644), and
-# the task fails before it ran. Such a check runs once more, from its start (every check can run
-# again); the retry and the first attempt's log are printed.
+# connection's exec now and then returns no output under load (community.docker issue #644, moby
+# #27289). Either the task fails before it ran (no temporary directory), or a command ran and its
+# output never came back, so reading it as JSON finds nothing (every JSON-printing command of the
+# bundle prints at least [] or {}; the bad_input check's nested site.yml run failed so, at load
+# average 15, 2026-12-07). Such a check runs once more, from its start (every check can run
+# again); the retry and the first attempt's log are printed. A fault of the check itself fails
+# both attempts.
 TRANSPORT_FAILURE = re.compile(
     r"failed to resolve remote temporary directory from .* returned empty string"
+    r"|from_json' failed: Expecting value: line 1 column 1 \(char 0\)"
 )
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,8 +113,18 @@ def test_a_failed_check_is_named_and_fails_the_run(tmp_path):
     assert list((tmp_path / "logs").glob("*.failed")) == []
 
 
+@pytest.mark.parametrize(
+    "connection_failure",
+    [
+        "failed to resolve remote temporary directory from ansible-tmp-1: `mkdir` returned empty"
+        " string",
+        "The filter plugin 'ansible.builtin.from_json' failed: Expecting value: line 1 column 1"
+        " (char 0)",
+    ],
+    ids=["no temporary directory", "no command output"],
+)
 def test_a_check_that_failed_in_the_connection_runs_again_once_and_one_that_failed_itself_not(
-    tmp_path,
+    tmp_path, connection_failure
 ):
     """A first attempt that prints the Docker connection's empty-output failure runs again (here
     it then passes); a check whose own task fails is not run again."""
@@ -126,10 +137,7 @@ def test_a_check_that_failed_in_the_connection_runs_again_once_and_one_that_fail
             "tasks": [
                 {
                     "name": "Fail as the connection does",
-                    "ansible.builtin.fail": {
-                        "msg": "failed to resolve remote temporary directory from ansible-tmp-1:"
-                        " `mkdir` returned empty string"
-                    },
+                    "ansible.builtin.fail": {"msg": connection_failure},
                     "when": f"not ('{marker}' is exists)",
                     "register": "attempt",
                     "ignore_errors": True,
