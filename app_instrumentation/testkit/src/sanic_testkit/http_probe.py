@@ -3,7 +3,7 @@
 `send`   sends exactly COUNT GET requests to 127.0.0.1:PORT/PATH over CONCURRENCY keep-alive
          connections and prints {"sent", "statuses", "errors", "seconds"} as JSON.
 `scrape` reads the metrics endpoint once and prints the request counts it reports as JSON:
-         {"total", "by_route", "workers_live", "workers_configured"}.
+         {"total", "by_route", "workers_live", "workers_configured", "workers_recycled"}.
 Both are bounded in time (--deadline), so a stuck service fails the check instead of hanging it.
 `--https` talks to a service that serves HTTPS, without verifying its certificate: the probe
 checks counts, Prometheus checks certificates.
@@ -24,6 +24,7 @@ COUNT_SERIES = re.compile(
 )
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 GAUGE = re.compile(r"^(?P<name>sanic_workers_(?:live|configured)) (?P<value>\S+)$")
+RECYCLED = re.compile(r'^sanic_worker_restarts_total\{reason="recycled"\} (?P<value>\S+)$')
 
 
 def connect(host, port, timeout, https=False):
@@ -91,11 +92,14 @@ def scrape(host, port, path, deadline, https=False):
             by_route[key] += int(float(match["value"]))
         elif match := GAUGE.match(line):
             gauges[match["name"]] = int(float(match["value"]))
+        elif match := RECYCLED.match(line):
+            gauges["recycled"] = int(float(match["value"]))
     return {
         "total": sum(by_route.values()),
         "by_route": dict(sorted(by_route.items())),
         "workers_live": gauges.get("sanic_workers_live"),
         "workers_configured": gauges.get("sanic_workers_configured"),
+        "workers_recycled": gauges.get("recycled"),
     }
 
 
