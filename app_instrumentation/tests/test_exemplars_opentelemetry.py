@@ -6,20 +6,14 @@ path only: in the test venv they would put the span lookup on every other test's
 
 import itertools
 import os
-import re
 from pathlib import Path
 
 import pytest
+from test_exemplars import BUCKET_LINE, OPENMETRICS
 
 from sanic_testkit.service import DEMO_DIR, TESTS_DIR, SanicService
 
 OPENTELEMETRY_DIR = Path(__file__).resolve().parents[2] / ".cache" / "opentelemetry"
-OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
-EXEMPLAR = re.compile(
-    r'http_server_request_duration_seconds_bucket\{http_request_method="GET",'
-    r'http_response_status_code="200",http_route="(?P<route>[^"]*)",le="[^"]*"\} \S+'
-    r' # \{span_id="(?P<span>[0-9a-f]{16})",trace_id="(?P<trace>[0-9a-f]{32})"\}'
-)
 SENT_SPAN = "ab" * 8
 
 
@@ -47,8 +41,9 @@ def exemplars(service) -> dict[str, set[tuple[str, str]]]:
     """{route: {(trace id, span id)}} of the GET 200 buckets' exemplars."""
     _, _, body = service.request("GET", "/metrics", OPENMETRICS)
     found: dict[str, set[tuple[str, str]]] = {}
-    for match in EXEMPLAR.finditer(body.decode()):
-        found.setdefault(match["route"], set()).add((match["trace"], match["span"]))
+    for match in BUCKET_LINE.finditer(body.decode()):
+        if (match["method"], match["status"]) == ("GET", "200") and match["trace"]:
+            found.setdefault(match["route"], set()).add((match["trace"], match["span"]))
     return found
 
 
