@@ -69,7 +69,12 @@ def manager():
     # WorkerManager installs the main process's shutdown handlers: not this test process's.
     for number, handler in handlers.items():
         signal.signal(number, handler)
+    # Sanic stops a worker with SIGINT, and a spawned worker keeps an ignored SIGINT ignored, as
+    # pytest started in the background of a shell without job control has it (the stop test's
+    # workers outlived 60 s in `make test` run so, 2026-12-07, and exited at once in a terminal).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     yield manager
+    signal.signal(signal.SIGINT, handlers[signal.SIGINT])
     for child in multiprocessing.active_children():
         child.kill()
         child.join()
