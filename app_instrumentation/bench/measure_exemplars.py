@@ -5,8 +5,8 @@ with exemplars turned off (METRICS_EXEMPLARS=off), which should cost nothing mea
 Today's code is the package at sanic_testkit.baseline.BASELINE_COMMIT, extracted from git; each
 measurement runs in a process of its own with PYTHONPATH set to that copy or to this checkout's
 package (with METRICS_EXEMPLARS=off for the third code), alternating round by round on the same
-directory. run.py calls
-`measure_exemplars`; the processes run `python measure_exemplars.py COMMAND ...`.
+directory. run.py calls `measure_exemplars`; the processes run
+`python measure_exemplars.py COMMAND ...`.
 """
 
 import inspect
@@ -150,8 +150,8 @@ def measure_exemplars(requests: int, merge_repeats: int) -> dict:
     return {"hot": hot_runs, "merge": merge_runs}
 
 
-# Exemplars off costs "nothing measurable": within 5% of today's code, a bound this machine's
-# medians of interleaved rounds hold (a stray branch on the hot path is 3-8%).
+# Exemplars off costs "nothing measurable": within 5% of today's code, a bound the fastest of
+# this machine's interleaved rounds holds (a stray branch on the hot path was 3-8%).
 OFF_ALLOWANCE = 1.05
 MERGE_ROW_SUFFIX = {"current": " (today | exemplars)", "off": ", exemplars off (today | off)"}
 
