@@ -33,6 +33,13 @@ MANIFEST = REPO / "molecule" / "default" / "checks.yml"
 LOG_DIR = REPO / ".cache" / "fleet-checks"
 # Lines of a failed check's log printed with its failure: its failed task and the recap.
 FAILURE_TAIL_LINES = 60
+# A failed task in a check's log, as ansible-core 2.19's default callback prints it: the task's
+# banner, then an "[ERROR]: Task failed: ..." line whose first line holds the message.
+FAILED_TASK = re.compile(
+    r"(?m)^TASK \[(?P<task>[^\n]*?)\] \**\n(?:(?!TASK \[)[^\n]*\n)*?\[ERROR\]: (?P<error>[^\n]*)"
+)
+# How much of each failed task's message the summary keeps: a message may hold a whole /metrics.
+FAILED_TASK_MESSAGE_CHARS = 400
 # What a failure of the way into a container prints, not one of the check's own: the Docker
 # connection's exec now and then returns no output under load (community.docker issue #644, moby
 # #27289). Either the task fails before it ran (no temporary directory), or a command ran and its
@@ -202,9 +209,20 @@ def finish(check, clock, began, log_dir):
         flush=True,
     )
     if check.process.returncode != 0:
-        tail = check.log.read_text(errors="replace").splitlines()[-FAILURE_TAIL_LINES:]
-        print("\n".join(f"    {line}" for line in tail), flush=True)
-        failure_record(log_dir, check.name).write_text("\n".join(tail) + "\n")
+        text = check.log.read_text(errors="replace")
+        # The summary last: a CI log that keeps only part of a long failure keeps its end.
+        lines = text.splitlines()[-FAILURE_TAIL_LINES:] + failed_tasks(check.name, text)
+        print("\n".join(f"    {line}" for line in lines), flush=True)
+        failure_record(log_dir, check.name).write_text("\n".join(lines) + "\n")
+
+
+def failed_tasks(name, log_text):
+    """One short line per failed task of a check's log: the task and the start of its message."""
+    return [
+        f"check {name} failed at task [{match['task']}]:"
+        f" {match['error'][:FAILED_TASK_MESSAGE_CHARS]}"
+        for match in FAILED_TASK.finditer(log_text)
+    ] or [f"check {name} failed before any task did (see its log)"]
 
 
 def run(checks, max_running, log_dir, clock=time.monotonic):

@@ -104,10 +104,12 @@ def test_a_failed_check_is_named_and_fails_the_run(tmp_path):
     result = run_runner("--manifest", manifest, "--log-dir", tmp_path / "logs")
     assert result.returncode == 1
     assert "FAILED checks: broken (logs in" in result.stdout
-    assert "planted failure" in result.stdout
+    # Its failed task and message, in one line after its log's last lines.
+    summary = "check broken failed at task [Fail]: Task failed: Action failed: planted failure"
+    assert summary in result.stdout
     # Kept for make test's end; a check's next start removes its record.
     assert sorted(path.name for path in (tmp_path / "logs").glob("*.failed")) == ["broken.failed"]
-    assert "planted failure" in (tmp_path / "logs" / "broken.failed").read_text()
+    assert (tmp_path / "logs" / "broken.failed").read_text().splitlines()[-1] == summary
     (tmp_path / "broken.yml").write_text((tmp_path / "fine.yml").read_text())
     assert run_runner("--manifest", manifest, "--log-dir", tmp_path / "logs").returncode == 0
     assert list((tmp_path / "logs").glob("*.failed")) == []
