@@ -23,6 +23,7 @@ docs/FIGURES.md (Deploy cost).
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -42,6 +43,13 @@ BATCH_BANNER = re.compile(r"(?m)^PLAY \[Deploy the Sanic services a batch of app
 NO_HOST = re.compile(r"(?m)^PLAY \[Deploy the Sanic services a batch[^\n]*\n+skipping: no hosts")
 CONNECTION = "lab_docker_api"
 SERVICE_PORT = 10010
+# Every Docker container's CPU time so far, in ns (the engine's cgroupfs driver, cgroup v1).
+CONTAINERS_CPU = Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage")
+# Each systemd container holds about 7 inotify instances (systemd, journald, logind, ...), all
+# counted against root's fs.inotify.max_user_instances (128 by default): past 18 containers a unit
+# fails at boot and the container comes up degraded.
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_PER_CONTAINER = 8
 
 
 class Code:
@@ -95,7 +103,7 @@ def write_inventory(path: Path, hosts: list[str], code: Code, cache_dir: Path) -
     path.write_text(yaml.safe_dump(inventory))
 
 
-def run_site(code: Code, inventory: Path, forks: int, *options: str) -> tuple[float, str]:
+def run_site(code: Code, inventory: Path, forks: int, *options: str) -> tuple[float, dict, str]:
     environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     environment["ANSIBLE_CONFIG"] = str(code.root / "ansible" / "ansible.cfg")
     environment["ANSIBLE_ROLES_PATH"] = str(code.root / "roles")
@@ -103,15 +111,39 @@ def run_site(code: Code, inventory: Path, forks: int, *options: str) -> tuple[fl
     environment["ANSIBLE_CONNECTION_PLUGINS"] = str(REPO / "ansible" / "plugins" / "connection")
     argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", str(inventory)]
     argv += ["--forks", str(forks), *options]
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_seconds()
     result = subprocess.run(
         argv, cwd=code.root / "ansible", env=environment, capture_output=True, text=True
     )
     seconds = time.monotonic() - started
+    cpu = {part: used - cpu_before[part] for part, used in cpu_seconds().items()}
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise SystemExit(f"{code.label}: site.yml {' '.join(options)} failed:\n{output[-3000:]}")
-    return seconds, output
+    return seconds, cpu, output
+
+
+def cpu_seconds() -> dict:
+    """CPU seconds so far of the control node's finished runs (ansible-playbook and its forks,
+    all waited for) and of every container (the app hosts' modules and services)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    hosts = int(CONTAINERS_CPU.read_text()) / 1e9 if CONTAINERS_CPU.exists() else float("nan")
+    return {"control": children.ru_utime + children.ru_stime, "hosts": hosts}
+
+
+def raise_inotify_limit(containers: int):
+    """Raises root's inotify instance limit for `containers` systemd containers; returns the old
+    value to put back, or None when it sufficed."""
+    old, needed = int(INOTIFY_LIMIT.read_text()), containers * INOTIFY_PER_CONTAINER + 64
+    if old >= needed:
+        return None
+    INOTIFY_LIMIT.write_text(f"{needed}\n")
+    print(
+        f"fs.inotify.max_user_instances raised from {old} to {needed} for {containers}"
+        " systemd containers (put back at the end)",
+        flush=True,
+    )
+    return old
 
 
 def recap(output: str, hosts: list[str]) -> dict:
@@ -134,7 +166,7 @@ def warm_up(codes, hosts_of, inventories, forks):
     """Each code builds its wheelhouse once, untimed (the first deploy of a later N would find it
     cached): the checks and the build of one host, which change nothing on it."""
     for code in codes:
-        seconds, _ = run_site(
+        seconds, _, _ = run_site(
             code,
             inventories[code.label],
             forks,
@@ -160,7 +192,7 @@ def measure(fleet, codes, hosts_of, n, inventories, forks, batch, version):
             prepare(code)
             before = main_pids(fleet, hosts)
             options = [] if batch_label.startswith("1 ") else ["-e", f"sanic_deploy_batch={batch}"]
-            seconds, output = run_site(code, inventories[code.label], forks, *options)
+            seconds, cpu, output = run_site(code, inventories[code.label], forks, *options)
             per_host = recap(output, hosts)
             after = main_pids(fleet, hosts)
             restarted = sum(before[host] != after[host] for host in hosts)
@@ -174,8 +206,10 @@ def measure(fleet, codes, hosts_of, n, inventories, forks, batch, version):
                 raise SystemExit(f"{code.label}: {name} restarted {restarted} of {n} services")
             tasks = sorted({ok for ok, _ in per_host.values()})
             batches = len(BATCH_BANNER.findall(output)) - len(NO_HOST.findall(output))
+            busy = (cpu["control"] + cpu["hosts"]) / seconds
             rows.append(
                 {
+                    "busy": busy,
                     "hosts": n,
                     "run": name,
                     "batch": batch_label,
@@ -188,7 +222,9 @@ def measure(fleet, codes, hosts_of, n, inventories, forks, batch, version):
             )
             print(
                 f"  N={n:<3} {name:32} {code.label:9} {seconds:7.1f} s  tasks per host"
-                f" {'-'.join(map(str, tasks)):>9}  batches {batches:>2}  restarted {restarted}",
+                f" {'-'.join(map(str, tasks)):>9}  batches {batches:>2}  restarted {restarted}"
+                f"  CPU s control {cpu['control']:.0f} + hosts {cpu['hosts']:.0f}:"
+                f" {busy:.1f} cores busy",
                 flush=True,
             )
     return rows
@@ -202,7 +238,7 @@ def report(rows, codes, forks_of, batch):
     )
     header = (
         f"{'hosts':>5}  {'run':32} {'batch':>11}  {baseline + ' s':>11} {current + ' s':>11}"
-        f" {'ratio':>6}  {'tasks/host':>17}"
+        f" {'ratio':>6}  {'tasks/host':>17}  {'cores busy':>10}"
     )
     print(header)
     keyed = {(row["hosts"], row["run"], row["code"]): row for row in rows}
@@ -212,6 +248,7 @@ def report(rows, codes, forks_of, batch):
         print(
             f"{n:>5}  {name:32} {old['batch']:>11}  {old['seconds']:11.1f}"
             f" {new['seconds']:11.1f} {new['seconds'] / old['seconds']:6.2f}  {tasks:>17}"
+            f"  {old['busy']:4.1f} / {new['busy']:3.1f}"
         )
     sizes = sorted({row["hosts"] for row in rows})
     if len(sizes) > 1:
@@ -224,7 +261,8 @@ def report(rows, codes, forks_of, batch):
             )
     print(
         f"(batch {batch} for the first deploy and the change; the no-change run uses the"
-        " default, one host per batch)"
+        f" default, one host per batch; cores busy: CPU seconds of the control node and the"
+        f" containers per second of the run, of {os.cpu_count()} cores)"
     )
 
 
@@ -263,6 +301,7 @@ def main() -> None:
     parser.add_argument("--chart", type=Path)
     options = parser.parse_args()
     rows, forks_of = [], {}
+    old_inotify_limit = raise_inotify_limit(2 * max(options.hosts))
     with tempfile.TemporaryDirectory(prefix="measure-scale-") as scratch:
         workdir = Path(scratch)
         baseline_root = baseline_checkout(options.baseline, workdir)
@@ -300,6 +339,8 @@ def main() -> None:
                 ["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline_root)],
                 check=False,
             )
+            if old_inotify_limit is not None:
+                INOTIFY_LIMIT.write_text(f"{old_inotify_limit}\n")
     report(rows, codes, forks_of, options.batch)
     if options.chart:
         write_chart(options.chart, rows, codes)
