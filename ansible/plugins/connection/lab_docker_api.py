@@ -18,6 +18,8 @@ from ansible_collections.community.docker.plugins.connection.docker_api import (
     Connection as DockerApiConnection,
 )
 
+# Ansible reads a plugin's options from its own DOCUMENTATION literal (parsed, not imported), so
+# docker_api's options (community.docker 4.8.5) are repeated here, word for word.
 DOCUMENTATION = r"""
 name: lab_docker_api
 short_description: community.docker.docker_api, creating temporary directories reliably
