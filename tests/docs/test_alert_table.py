@@ -67,7 +67,9 @@ def expected_bounds():
 def slo_burn_bounds(route, intervals, slack):
     """The SLO check's page alert: an all-bad burn's error ratio over the alert's long window
     crosses its threshold (burn rate x error budget) after long window x threshold / ratio;
-    resolved once the short window holds no bad request."""
+    resolved once good requests bring the short window's ratio under the threshold, at the latest
+    when the short window holds no bad request (the bound the table gives; each run's own is the
+    good requests' time instead of the window)."""
     check = yaml.safe_load(SLO_BURN_VARS.read_text())
     (alert,) = [
         a
