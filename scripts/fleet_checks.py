@@ -45,12 +45,17 @@ FAILED_TASK_MESSAGE_CHARS = 400
 # #27289). Either the task fails before it ran (no temporary directory), or a command ran and its
 # output never came back, so reading it as JSON finds nothing (every JSON-printing command of the
 # bundle prints at least [] or {}; the bad_input check's nested site.yml run failed so, at load
-# average 15, 2026-12-07). Such a check runs once more, from its start (every check can run
-# again); the retry and the first attempt's log are printed. A fault of the check itself fails
-# both attempts.
+# average 15, 2026-12-07). A module whose output never came back fails as "cannot use a string
+# pattern on a bytes-like object": ansible-core 2.19 cannot read it as JSON, then trips over the
+# connection's bytes while it looks for a missing interpreter in it
+# (ansible/plugins/action/__init__.py, _parse_returned_data; check_mode's nested site.yml run,
+# unarchive in check mode, 2026-12-07). Such a check runs once more, from its start (every check
+# can run again); the retry and the first attempt's log are printed. A fault of the check itself
+# fails both attempts.
 TRANSPORT_FAILURE = re.compile(
     r"failed to resolve remote temporary directory from .* returned empty string"
     r"|from_json' failed: Expecting value: line 1 column 1 \(char 0\)"
+    r"|Task failed: cannot use a string pattern on a bytes-like object"
 )
 
 

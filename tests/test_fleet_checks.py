@@ -122,8 +122,9 @@ def test_a_failed_check_is_named_and_fails_the_run(tmp_path):
         " string",
         "The filter plugin 'ansible.builtin.from_json' failed: Expecting value: line 1 column 1"
         " (char 0)",
+        "Task failed: cannot use a string pattern on a bytes-like object",
     ],
-    ids=["no temporary directory", "no command output"],
+    ids=["no temporary directory", "no command output", "no module output"],
 )
 def test_a_check_that_failed_in_the_connection_runs_again_once_and_one_that_failed_itself_not(
     tmp_path, connection_failure
