@@ -101,9 +101,20 @@ def port_errors(services: list[dict], host: str, listeners: list[dict]) -> list[
     return errors
 
 
+def port_holder_errors(port_holders: list[dict], host: str) -> list[str]:
+    """Each service's port is free on the host, or held by the service itself: `port_holders` is
+    preflight's read of the host (files/host_reads.py), {"port", "name", "holders"} per service."""
+    return [
+        f"{host}: sanic_services[name={report['name']}].port = {report['port']} is already held on"
+        f" the host by {', '.join(report['holders'])}; use a port no other program listens on, or"
+        " stop that program first"
+        for report in port_holders
+        if report["holders"]
+    ]
+
+
 class FilterModule:
     def filters(self):
         return {
             "sanic_service_listeners_on": host_listeners,
-            "sanic_service_port_errors": port_errors,
         }

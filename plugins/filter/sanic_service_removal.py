@@ -56,5 +56,4 @@ class FilterModule:
     def filters(self):
         return {
             "sanic_service_accounts_to_remove": accounts_to_remove,
-            "sanic_service_removal_errors": removal_errors,
         }

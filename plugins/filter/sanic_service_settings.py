@@ -36,6 +36,5 @@ def settings_environment(service: dict) -> dict:
 class FilterModule:
     def filters(self):
         return {
-            "sanic_service_settings_errors": settings_errors,
             "sanic_service_settings_environment": settings_environment,
         }

@@ -1,7 +1,7 @@
 """Optional scrapes over HTTPS: a service given a certificate serves HTTPS and Prometheus scrapes it
 so, verifying the certificate with the CA the scrape job installs.
 
-The checks on the certificate are sanic_service preflight's (plugins/filter/sanic_service_tls.py).
+The checks on the certificate are sanic_service preflight's (plugins/module_utils/preflight_tls.py).
 End to end, all real: sanic_scrape_job's tasks (run by ansible-playbook, every write checked by
 promtool) edit a scratch prometheus.yml, sanic_service's template writes the target file, the
 launcher serves one service over HTTPS and one over HTTP, and a real Prometheus scrapes both.
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import sanic_service_tls
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils import (
+    preflight_tls as sanic_service_tls,
+)
 
 from sanic_testkit.service import (
     INSTRUMENTED_FACTORY,

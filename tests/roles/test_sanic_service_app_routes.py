@@ -1,20 +1,18 @@
-"""sanic_service's app_routes.py, which preflight uses to refuse a metrics path that would shadow a
-route of the app: the route paths an app source declares, read with Python's parser."""
+"""module_utils/app_routes.py, which sanic_service's preflight uses to refuse a metrics path that
+would shadow a route of the app: the route paths an app source declares, read with Python's
+parser."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.app_routes import (
+    routes_of,
+)
+
 REPO = Path(__file__).resolve().parents[2]
-PROBE = REPO / "roles/sanic_service/files/app_routes.py"
 
 
 def routes(*pairs: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, str(PROBE), *pairs], capture_output=True, text=True, check=True
-    )
-    return json.loads(result.stdout)
+    return {name: routes_of(Path(source)) for name, _, source in (p.partition("=") for p in pairs)}
 
 
 def test_the_demo_apps_routes_with_its_blueprints_prefix():

@@ -1,5 +1,5 @@
-"""sanic_service preflight's checks of accounts and addresses (plugins/filter/
-sanic_service_identity.py, sanic_service_network.py, and the settings table's rule of bind
+"""sanic_service preflight's checks of accounts and addresses (plugins/module_utils/
+preflight_identity.py, module_utils/preflight_network.py, and the settings table's rule of bind
 addresses through sanic_service_settings.py).
 Each check is tried over many generated values, allowed and refused, and every refusal names the
 host, the variable and what is allowed; VALUES_TRIED counts them per class.
@@ -11,13 +11,13 @@ import random
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
-    sanic_service_identity as identity,
-)
-from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
-    sanic_service_network as network,
-)
-from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_settings as service_settings,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils import (
+    preflight_identity as identity,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils import (
+    preflight_network as network,
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.messages import quoted
 

@@ -1,6 +1,6 @@
 """sanic_service preflight's checks of ports and metrics paths (plugins/filter/
-sanic_service_ports.py and sanic_service_metrics_path.py, and the settings table's rules of both
-through sanic_service_settings.py).
+sanic_service_ports.py and plugins/module_utils/preflight_metrics_path.py, and the settings
+table's rules of both through sanic_service_settings.py).
 Each check is tried over many generated values, allowed and refused, and every refusal names the
 host, the variable and what is allowed; VALUES_TRIED counts them per class.
 """
@@ -10,13 +10,13 @@ import json
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
-    sanic_service_metrics_path as paths,
-)
-from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_ports as ports,
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_settings as service_settings,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils import (
+    preflight_metrics_path as paths,
 )
 from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils.messages import quoted
 

@@ -1,5 +1,5 @@
 """sanic_service preflight's checks of the Prometheus servers' variables and of worker recycling
-(plugins/filter/sanic_service_scrape_servers.py, and the settings table's rules of the recycling
+(plugins/module_utils/preflight_scrape_servers.py, and the settings table's rules of the recycling
 keys through sanic_service_settings.py).
 Each check is tried over many generated values, allowed and refused, and every refusal names the
 host, the variable and what is allowed; VALUES_TRIED counts them per class.
@@ -11,10 +11,10 @@ import random
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
-    sanic_service_scrape_servers as servers,
-)
-from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_settings as service_settings,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils import (
+    preflight_scrape_servers as servers,
 )
 
 from app_instrumentation.settings import MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_RSS_BYTES

@@ -1,15 +1,17 @@
 """sanic_service's resolver (plugins/filter/sanic_service_resolver.py): the one place a service's
 defaults, derived names and addresses are computed, and the network check preflight shares with
-the package (plugins/filter/sanic_service_network.py).
+the package (plugins/module_utils/preflight_network.py).
 """
 
 import ipaddress
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
-    sanic_service_network,
     sanic_service_resolver,
     sanic_service_settings,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.module_utils import (
+    preflight_network as sanic_service_network,
 )
 
 from app_instrumentation.settings import ALLOWED_NETWORKS

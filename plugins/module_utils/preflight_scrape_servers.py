@@ -21,10 +21,3 @@ def scrape_server_errors(host: str, group: str, servers: list[str], hostvars: di
             f" set in the inventory's group_vars of {group}, e.g. /etc/prometheus/file_sd/sanic"
         )
     return errors
-
-
-class FilterModule:
-    def filters(self):
-        return {
-            "sanic_service_scrape_server_errors": scrape_server_errors,
-        }

@@ -40,10 +40,3 @@ def metrics_path_errors(
                 f" {service.get('app_source')}); use a path the app does not serve"
             )
     return errors
-
-
-class FilterModule:
-    def filters(self):
-        return {
-            "sanic_service_metrics_path_errors": metrics_path_errors,
-        }

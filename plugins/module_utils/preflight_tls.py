@@ -35,10 +35,3 @@ def tls_errors(services: list[dict], host: str) -> list[str]:
         )
         errors += [f"{host}: {problem}" for problem in problems]
     return errors
-
-
-class FilterModule:
-    def filters(self):
-        return {
-            "sanic_service_tls_errors": tls_errors,
-        }

@@ -1,15 +1,12 @@
-"""Print, as JSON, the route paths each app source declares: {"NAME": ["/path", ...], ...}.
-
-Arguments are `NAME=APP_SOURCE` pairs (directories on the control node). Read from the source
-with Python's own parser, never imported: a string literal given as the path of a Sanic route
-decorator (`@app.get("/x")`, `@bp.route("/x")`, ...) or of `add_route(handler, "/x")`, behind the
-literal url_prefix of a Blueprint created in the same module. Paths built at run time, and routes
-of a blueprint whose prefix is not such a literal, are not seen.
+"""The route paths an app source declares (a directory on the control node), for preflight's check
+that a metrics path shadows none of them. Read from the source with Python's own parser, never
+imported: a string literal given as the path of a Sanic route decorator (`@app.get("/x")`,
+`@bp.route("/x")`, ...) or of `add_route(handler, "/x")`, behind the literal url_prefix of a
+Blueprint created in the same module. Paths built at run time, and routes of a blueprint whose
+prefix is not such a literal, are not seen.
 """
 
 import ast
-import json
-import sys
 from pathlib import Path
 
 DECORATORS = {"route", "get", "post", "put", "patch", "delete", "head", "options", "websocket"}
@@ -63,6 +60,7 @@ def route_path(call: ast.Call, prefixes: dict[str, str | None]) -> str | None:
 
 
 def routes_of(source: Path) -> list[str]:
+    """Every route path found in the source's Python files; none for a missing directory."""
     found = set()
     for path in sorted(source.rglob("*.py")):
         if SKIPPED_DIRECTORIES.intersection(path.relative_to(source).parts):
@@ -76,15 +74,3 @@ def routes_of(source: Path) -> list[str]:
             if isinstance(node, ast.Call) and (route := route_path(node, prefixes)) is not None:
                 found.add(route)
     return sorted(found)
-
-
-def main(pairs):
-    report = {}
-    for pair in pairs:
-        name, _, source = pair.partition("=")
-        report[name] = routes_of(Path(source))
-    json.dump(report, sys.stdout)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -40,6 +40,32 @@ def scrape_host_names(services: list[dict], host_address: str) -> list[str]:
     return []
 
 
+def unresolved_name_errors(unresolved: list[str], host: str) -> list[str]:
+    """The host names Prometheus scrapes this host at (scrape_host_names) that the host's own
+    resolver did not resolve (preflight's read of the host)."""
+    return [
+        f"{host}: ansible_host (else the inventory name) = {quoted(name)} does not resolve on the"
+        " host, and Prometheus scrapes its services listening on every address there; allowed: an"
+        " IP address, or a host name the hosts resolve (DNS or /etc/hosts)"
+        for name in unresolved
+    ]
+
+
+def networks_errors(services: list[dict], host: str) -> list[str]:
+    """Each service's allowed networks admit its health gate, which scrapes from gate_address."""
+    errors = []
+    for service in services:
+        networks = service["environment"].get("METRICS_ALLOWED_NETWORKS", "")
+        if not networks_admit(networks, service["gate_address"]):
+            errors.append(
+                f"{host}: sanic_services[name={service['name']}].environment"
+                f".METRICS_ALLOWED_NETWORKS = {quoted(networks)} is not allowed; use"
+                f" comma-separated CIDRs that include {service['gate_address']}/32,"
+                " where the deploy's health gate scrapes from"
+            )
+    return errors
+
+
 def networks_admit(networks: str, address: str) -> bool:
     """True if a scrape from `address` passes the service's network check (none set admits all);
     entries the settings table refuses (the settings check reports them) are left out."""
@@ -53,12 +79,3 @@ def networks_admit(networks: str, address: str) -> bool:
         for network in ALLOWED_NETWORKS.rule(part)
     )
     return access.address_in_networks(address.strip("[]"), valid)
-
-
-class FilterModule:
-    def filters(self):
-        return {
-            "sanic_service_address_errors": address_errors,
-            "sanic_service_scrape_host_names": scrape_host_names,
-            "sanic_service_networks_admit": networks_admit,
-        }

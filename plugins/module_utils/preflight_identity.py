@@ -68,10 +68,3 @@ def identity_errors(
                     " (sanic_service_allow_privileged_user: true for every service)"
                 )
     return errors
-
-
-class FilterModule:
-    def filters(self):
-        return {
-            "sanic_service_identity_errors": identity_errors,
-        }
