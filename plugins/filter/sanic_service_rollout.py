@@ -24,23 +24,22 @@ def revision_changes(installed: str, started: str) -> list[str]:
 def rollout_reasons(
     services: list[dict],
     revisions: dict,
-    certificate_results: list[dict],
+    settled_files: list[str],
     host_reads: list[str],
     rollback_run: bool,
 ) -> list[str]:
     """Why the host needs the batched deploy, one line per reason; none when a run would restart
-    nothing there. `revisions` is revisions.yml's `sanic_service_revisions`,
-    `certificate_results` the check-mode copy of each HTTPS service's certificate and key, and
-    `host_reads` the lines plan.yml's read of links, units and removals printed."""
+    nothing there. `revisions` is revisions.yml's `sanic_service_revisions`, `settled_files` the
+    paths plan.yml found as a deploy writes them (sanic_service_files_settled), and `host_reads`
+    the lines plan.yml's read of links, units and removals printed."""
     reasons = ["a rollback run restarts every service it rolls back"] if rollback_run else []
     reasons += host_reads
-    reasons += sorted(
-        {
-            f"{result['item'][0]['name']}: certificate or key to install"
-            for result in certificate_results
-            if result.get("changed")
-        }
-    )
+    reasons += [
+        f"{service['name']}: certificate or key to install"
+        for service in services
+        if service["scheme"] == "https"
+        and not {service["host_tls_cert"], service["host_tls_key"]} <= set(settled_files)
+    ]
     for service in services:
         revision = revisions[service["name"]]
         if not revision["listening"]:
@@ -53,4 +52,6 @@ def rollout_reasons(
 
 class FilterModule:
     def filters(self):
-        return {"sanic_service_rollout_reasons": rollout_reasons}
+        return {
+            "sanic_service_rollout_reasons": rollout_reasons,
+        }

@@ -1,0 +1,84 @@
+"""What plan.yml compares: the files a deploy writes for each service, as the control node renders
+them, against the host's (files/read_plan.py), and which services and files are already as a
+deploy leaves them, so that the deploy does not write or start them again."""
+
+import hashlib
+from pathlib import Path
+
+# Owner, group and mode as the role's tasks set them (unit.yml, directory.yml, tls.yml).
+ROOT_FILE = {"type": "file", "owner": "root", "group": "root", "mode": "644"}
+
+
+def _file_sha1(path: str) -> str | None:
+    """The sha1 of a control-node file (the checksum copy compares), None when unreadable."""
+    try:
+        return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def wanted_files(services: list[dict], rendered: dict) -> dict:
+    """Each path a deploy writes for the services, with the state it leaves there; None where it
+    removes the path (the certificate directory of a plain HTTP service). `rendered` maps each
+    unit, socket unit and tmpfiles path to the sha1 of its template rendered for the service."""
+    wanted = {}
+    for service in services:
+        for key in ("unit_path", "socket_path", "tmpfiles_path"):
+            wanted[service[key]] = {**ROOT_FILE, "sha1": rendered[service[key]]}
+        if service["scheme"] != "https":
+            wanted[service["tls_dir"]] = None
+            continue
+        group = {"owner": "root", "group": service["group"]}
+        wanted[service["tls_dir"]] = {"type": "dir", **group, "mode": "750"}
+        for source, dest in (("tls_cert_file", "host_tls_cert"), ("tls_key_file", "host_tls_key")):
+            wanted[service[dest]] = {
+                "type": "file",
+                **group,
+                "mode": "640",
+                "sha1": _file_sha1(service[source]),
+            }
+    return wanted
+
+
+def files_settled(wanted: dict, found: dict, rollback_run: bool) -> list[str]:
+    """The paths whose state on the host (`found`, read_plan.py's "files") is the one wanted:
+    a deploy leaves them alone. None in a rollback run, which installs the units again."""
+    if rollback_run:
+        return []
+    return sorted(path for path, state in wanted.items() if path in found and found[path] == state)
+
+
+def installed_sums(wanted: dict | None, unit_results: list, socket_results: list) -> dict:
+    """The sha1 of each unit and socket unit as installed by this run: what unit.yml wrote or
+    compared (its results, loop_var `service`), else the plan's rendering of what it would write."""
+    sums = {
+        path: state["sha1"] for path, state in (wanted or {}).items() if state and "sha1" in state
+    }
+    for results, key in ((unit_results, "unit_path"), (socket_results, "socket_path")):
+        for result in results or []:
+            if result.get("checksum"):
+                sums[result["service"][key]] = result["checksum"]
+    return sums
+
+
+def services_settled(services: list[dict], host_reads: list[str], rollback_run: bool) -> list[str]:
+    """The names of the services plan.yml's read of the host found installed, linked, enabled and
+    active as this run leaves them (it printed no line about them); none in a rollback run,
+    which moves their links."""
+    if rollback_run:
+        return []
+    return [
+        service["name"]
+        for service in services
+        if not any(line.startswith(f"{service['name']}: ") for line in host_reads)
+    ]
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "sanic_service_wanted_files": wanted_files,
+            "sanic_service_files_settled": files_settled,
+            "sanic_service_settled": services_settled,
+            "sanic_service_installed_sums": installed_sums,
+        }
