@@ -19,6 +19,15 @@ def releases_kept(history: list[str], current: str, keep: int) -> list[str]:
     return [*(earlier[max(len(earlier) - keep, 0) :] if keep else []), current]
 
 
+def releases_kept_on_host(service: dict, reads: dict) -> list[str]:
+    """releases_kept for a service that passed its gate, from its releases file as
+    files/read_releases.py read it (`reads`: service name -> {"releases": lines}), less the release
+    a rollback left (`rolled_back_from`)."""
+    left = service.get("rolled_back_from") or ""
+    history = [line for line in reads[service["name"]]["releases"] if line != left]
+    return releases_kept(history, release_of(service), service["keep_releases"])
+
+
 def versions_to_prune(paths: list[str], services: list[dict], kept: dict) -> list[str]:
     """Of the version directories found in the services' install directories (`paths`), those to
     remove: every app-, venv- and wheels- directory no release kept for its service (`kept`:
@@ -90,7 +99,7 @@ class FilterModule:
     def filters(self):
         return {
             "sanic_service_release": release_of,
-            "sanic_service_releases_kept": releases_kept,
+            "sanic_service_releases_kept_on_host": releases_kept_on_host,
             "sanic_service_versions_to_prune": versions_to_prune,
             "sanic_service_rollback_release": rollback_release,
             "sanic_service_rollback_plan": rollback_plan,
