@@ -21,6 +21,8 @@ from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_removal,
 )
 
+from .host_scripts import run
+
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
@@ -346,3 +348,37 @@ def test_the_cache_is_pruned_after_a_run_that_reached_every_host_and_never_with_
         [files[0].name, files[3].name, files[4].name, files[7].name]
     )
     assert (cache / "lab/ca.pem").exists()
+
+
+def test_the_host_read_gives_each_services_releases_and_version_directories(tmp_path):
+    api, new = tmp_path / "api", tmp_path / "new"
+    for directory in ("app-1", "venv-1", "wheels-1", "app-2", "tls"):
+        (api / directory).mkdir(parents=True)
+    os.symlink("app-2", api / "app")
+    (api / "releases").write_text(f"{release(1)}\n{release(2)}\n")
+    report = run(
+        "read_releases.py",
+        {"releases_file": "releases", "services": [["api", str(api)], ["new", str(new)]]},
+    )
+    assert report == {
+        "api": {
+            "releases": [release(1), release(2)],
+            "versions": sorted(
+                str(api / name) for name in ("app-1", "app-2", "venv-1", "wheels-1")
+            ),
+        },
+        "new": {"releases": [], "versions": []},
+    }
+
+
+def test_the_release_a_rollback_left_is_dropped_from_what_the_host_keeps():
+    service = {"name": "api", "app_version": "app-0000000000000003", "keep_releases": 2}
+    service["venv_version"] = "venv-0000000000000000"
+    reads = {"api": {"releases": [release(1), release(2), release(3)]}}
+    assert sanic_service_releases.releases_kept_on_host(service, reads) == [
+        release(1),
+        release(2),
+        release(3),
+    ]
+    left = {**service, "rolled_back_from": release(2)}
+    assert sanic_service_releases.releases_kept_on_host(left, reads) == [release(1), release(3)]

@@ -1,7 +1,8 @@
 """Report, as JSON, each service's releases file and version directories, in one run for all of a
 host's services: cleanup.yml's reads, which were a cat and a find per service.
 
-Arguments: the releases file's name, then NAME INSTALL_DIR pairs. For each NAME it prints
+The one argument is a JSON object: {"releases_file": the file's name in each install directory,
+"services": [[NAME, INSTALL_DIR], ...]}. For each NAME it prints
 {"releases": the file's lines ([] when there is none yet: the service never passed a gate under
 this role), "versions": the paths of the directories app-*, venv-* and wheels-* in INSTALL_DIR
 (not the `app` and `venv` links)}.
@@ -34,15 +35,15 @@ def versions(install_dir):
     )
 
 
-def main(releases_file, pairs):
+def main(request):
     report = {}
-    for name, install_dir in zip(pairs[::2], pairs[1::2], strict=True):
+    for name, install_dir in request["services"]:
         report[name] = {
-            "releases": releases(os.path.join(install_dir, releases_file)),
+            "releases": releases(os.path.join(install_dir, request["releases_file"])),
             "versions": versions(install_dir),
         }
     json.dump(report, sys.stdout)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    main(json.loads(sys.argv[1]))
