@@ -27,7 +27,6 @@ WORKERS, ROUTES = 16, 50
 # Three buckets per route get an exemplar: fast, typical, slow.
 DURATIONS = (0.003, 0.03, 0.3)
 HOT_ROUTES = 20
-ROUNDS = 5
 INNER_ROUNDS = 7
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 TRACEPARENTS = [f"00-{index + 1:032x}-{index + 1:016x}-01" for index in range(64)]
@@ -120,7 +119,7 @@ def _run(
     return json.loads(completed.stdout)
 
 
-def measure_exemplars(requests: int, merge_repeats: int) -> dict:
+def measure_exemplars(requests: int, merge_repeats: int, rounds: int) -> dict:
     """{"hot": {(code, traced): [us]}, "merge": {(code, format): [ms]}}, one value per round;
     code is one of CODES. Exemplars off is measured with traceparents sent (it must ignore them)."""
     with tempfile.TemporaryDirectory(prefix="bench_exemplars_") as workdir:
@@ -129,7 +128,7 @@ def measure_exemplars(requests: int, merge_repeats: int) -> dict:
         environments = {"off": EXEMPLARS_OFF}
         hot_runs = {(code, traced): [] for code in CODES[:2] for traced in (False, True)}
         hot_runs[("off", True)] = []
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for (code, traced), results in hot_runs.items():
                 with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_hot_") as path:
                     arguments = ("hot", str(requests), str(int(traced)))
@@ -140,7 +139,7 @@ def measure_exemplars(requests: int, merge_repeats: int) -> dict:
         with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="bench_merge_") as path:
             for _ in range(WORKERS):
                 _run(sources["current"], path, "fill")
-            for _ in range(ROUNDS):
+            for _ in range(rounds):
                 for (code, kind), results in merge_runs.items():
                     accept = OPENMETRICS if kind == "openmetrics" else ""
                     arguments = ("merge", path, accept, str(merge_repeats))
