@@ -77,6 +77,17 @@ def test_rules_and_tests_per_slo_promtool_proves_them_reruns_change_nothing_remo
     assert recap(again, "prom")["changed"] == 0, again.stdout
     assert re.search(rf"{PROMTOOL_TESTS_TASK}\] \*+\nskipping: \[prom\]", again.stdout)
 
+    # A file edited on the server, or with another mode, is written again and proven again.
+    rules, test = rules_dir / "shop-availability.yml", tests_dir / "shop-availability-1h.test.yml"
+    installed = rules.read_text(), test.read_text()
+    rules.write_text("groups: []\n")
+    test.chmod(0o600)
+    repaired = run(app1, [shop], group_slos=[LATENCY])
+    assert recap(repaired, "prom")["changed"] == 2, repaired.stdout
+    assert (rules.read_text(), test.read_text()) == installed
+    assert test.stat().st_mode & 0o777 == 0o644
+    assert re.search(rf"{PROMTOOL_TESTS_TASK}\] \*+\nok: \[prom\]", repaired.stdout)
+
     without_shop_slo = run(
         [{"name": "shop", "slos": []}, {"name": "reports"}],
         [{"name": "shop", "slos": []}],
