@@ -38,10 +38,10 @@ PHASES = [
     "molecule converge",
     "molecule idempotence",
     "fleet checks changing nothing",
-    "lint",
     "python tests",
     "benchmark smoke",
     "fleet checks",
+    "lint",
     "molecule destroy",
 ]
 STUB_KEY = {
