@@ -15,7 +15,8 @@ Prints one JSON object; "goals" holds each goal's measured value and whether it 
   the two copies are then merged (render, as the merger does) in alternating rounds, so the ratio
   does not depend on what else loads the machine at either moment. The median time of SCRAPES
   /metrics requests before and after is printed too.
-`--quick` (a few recycles, seconds) is what tests/test_measure_recycling.py runs.
+`--quick` (a few recycles, seconds) is what tests/test_measure_recycling.py runs; it checks every
+goal but the scrape ratio, a timing that only the full run measures.
 """
 
 import argparse

@@ -166,7 +166,7 @@ def test_restart_on_the_held_socket_refuses_and_fails_no_request(held_socket):
         assert slow.outcome is None
         after_workers_stopped = [ClientRequest(port) for _ in range(QUEUED_CONNECTIONS // 2)]
         slow.join(timeout=TIMEOUT)
-        assert first.process.wait(timeout=TIMEOUT) == 0
+        assert first.process.wait(timeout=TIMEOUT) == 0, first.log()
         after_exit = [ClientRequest(port) for _ in range(QUEUED_CONNECTIONS // 2)]
         time.sleep(0.5)
         # Sanic.serve shutdown()s its sockets as it exits: the guard keeps the held one listening.
