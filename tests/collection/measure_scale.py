@@ -7,6 +7,8 @@ each code on its own N containers, in one run. For each N it times, code after c
 - the first deploy (every service new; batches of `--batch`, 25% by default),
 - a run that changes nothing (the default batch, one host: what operators run to check drift),
 - a change that restarts every service (a new app version; batches of `--batch`),
+- and, for this code's hosts only, a play of one command per host: the floor under any run that
+  reaches every host, on this machine where the hosts share the control node's cores,
 
 and prints each run's seconds, its ratio to the baseline's, the tasks per app host (`ok=` of the
 recap) and how many batches the batched play ran; then the no-change run's growth from the
@@ -42,6 +44,15 @@ RECAP = re.compile(r"(?m)^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)
 BATCH_BANNER = re.compile(r"(?m)^PLAY \[Deploy the Sanic services a batch of app hosts at a time")
 NO_HOST = re.compile(r"(?m)^PLAY \[Deploy the Sanic services a batch[^\n]*\n+skipping: no hosts")
 CONNECTION = "lab_docker_api"
+FLOOR_RUN = "one command per host (floor)"
+FLOOR_PLAY = [
+    {
+        "name": "Run one command on every app host",
+        "hosts": "sanic_hosts",
+        "gather_facts": False,
+        "tasks": [{"name": "Run true", "ansible.builtin.command": "true", "changed_when": False}],
+    }
+]
 SERVICE_PORT = 10010
 # Every Docker container's CPU time so far, in ns (the engine's cgroupfs driver, cgroup v1).
 CONTAINERS_CPU = Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage")
@@ -103,13 +114,15 @@ def write_inventory(path: Path, hosts: list[str], code: Code, cache_dir: Path) -
     path.write_text(yaml.safe_dump(inventory))
 
 
-def run_site(code: Code, inventory: Path, forks: int, *options: str) -> tuple[float, dict, str]:
+def run_site(
+    code: Code, inventory: Path, forks: int, *options: str, playbook: str = "site.yml"
+) -> tuple[float, dict, str]:
     environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     environment["ANSIBLE_CONFIG"] = str(code.root / "ansible" / "ansible.cfg")
     environment["ANSIBLE_ROLES_PATH"] = str(code.root / "roles")
     # The lab's connection for both codes (the baseline's configuration predates it).
     environment["ANSIBLE_CONNECTION_PLUGINS"] = str(REPO / "ansible" / "plugins" / "connection")
-    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", str(inventory)]
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), playbook, "-i", str(inventory)]
     argv += ["--forks", str(forks), *options]
     started, cpu_before = time.monotonic(), cpu_seconds()
     result = subprocess.run(
@@ -121,6 +134,24 @@ def run_site(code: Code, inventory: Path, forks: int, *options: str) -> tuple[fl
     if result.returncode != 0:
         raise SystemExit(f"{code.label}: site.yml {' '.join(options)} failed:\n{output[-3000:]}")
     return seconds, cpu, output
+
+
+def measure_floor(code: Code, hosts: list[str], inventory: Path, forks: int, workdir: Path) -> dict:
+    """One command on each of `hosts`, nothing else: the least any run that reaches every app
+    host costs here, with the same connection and forks. How it grows with N bounds how slowly
+    site.yml's no-change run can grow on this machine, where the hosts share its cores."""
+    playbook = workdir / "floor.yml"
+    playbook.write_text(yaml.safe_dump(FLOOR_PLAY, sort_keys=False))
+    seconds, cpu, output = run_site(code, inventory, forks, playbook=str(playbook))
+    tasks = sorted({ok for ok, _ in recap(output, hosts).values()})
+    busy = (cpu["control"] + cpu["hosts"]) / seconds
+    print(
+        f"  N={len(hosts):<3} {FLOOR_RUN:32} {code.label:9} {seconds:7.1f} s  tasks per host"
+        f" {'-'.join(map(str, tasks)):>9}  CPU s control {cpu['control']:.1f}"
+        f" + hosts {cpu['hosts']:.1f}: {busy:.1f} cores busy",
+        flush=True,
+    )
+    return {"hosts": len(hosts), "seconds": seconds, "cpu": cpu, "tasks": tasks}
 
 
 def cpu_seconds() -> dict:
@@ -230,7 +261,7 @@ def measure(fleet, codes, hosts_of, n, inventories, forks, batch, version):
     return rows
 
 
-def report(rows, codes, forks_of, batch):
+def report(rows, floors, codes, forks_of, batch):
     baseline, current = (code.label for code in codes)
     print(
         f"\nconnection {CONNECTION} (Docker API), pipelining on; forks per N: {forks_of};"
@@ -259,6 +290,18 @@ def report(rows, codes, forks_of, batch):
                 f"no-change run, {code}: {sizes[-1]} hosts take {large / small:.2f}x the time"
                 f" of {sizes[0]}"
             )
+    for floor in floors:
+        control, hosts = floor["cpu"]["control"], floor["cpu"]["hosts"]
+        print(
+            f"{floor['hosts']:>5}  {FLOOR_RUN:32} {'':>11}  {'':>11} {floor['seconds']:11.1f}"
+            f"  CPU s control {control:.1f} ({control / floor['hosts']:.2f} per host)"
+            f" + hosts {hosts:.1f} ({hosts / floor['hosts']:.2f} per host)"
+        )
+    if len(floors) > 1:
+        print(
+            f"{FLOOR_RUN}: {floors[-1]['hosts']} hosts take"
+            f" {floors[-1]['seconds'] / floors[0]['seconds']:.2f}x the time of {floors[0]['hosts']}"
+        )
     print(
         f"(batch {batch} for the first deploy and the change; the no-change run uses the"
         f" default, one host per batch; cores busy: CPU seconds of the control node and the"
@@ -300,7 +343,7 @@ def main() -> None:
     parser.add_argument("--batch", default="25%")
     parser.add_argument("--chart", type=Path)
     options = parser.parse_args()
-    rows, forks_of = [], {}
+    rows, floors, forks_of = [], [], {}
     old_inotify_limit = raise_inotify_limit(2 * max(options.hosts))
     with tempfile.TemporaryDirectory(prefix="measure-scale-") as scratch:
         workdir = Path(scratch)
@@ -334,6 +377,16 @@ def main() -> None:
                     rows += measure(
                         fleet, codes, hosts_of, n, inventories, forks, options.batch, version
                     )
+                    current = codes[-1]
+                    floors.append(
+                        measure_floor(
+                            current,
+                            hosts_of[current.label],
+                            inventories[current.label],
+                            forks,
+                            workdir,
+                        )
+                    )
         finally:
             subprocess.run(
                 ["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline_root)],
@@ -341,7 +394,7 @@ def main() -> None:
             )
             if old_inotify_limit is not None:
                 INOTIFY_LIMIT.write_text(f"{old_inotify_limit}\n")
-    report(rows, codes, forks_of, options.batch)
+    report(rows, floors, codes, forks_of, options.batch)
     if options.chart:
         write_chart(options.chart, rows, codes)
         print(f"chart written to {options.chart}")
