@@ -1,7 +1,8 @@
 """The lab's connection (ansible/plugins/connection/lab_docker_api.py) against a real container
-whose shell loses the output of the first command that creates a task's temporary directory, as
-Docker's exec API now and then does under load (community.docker #644): community.docker's
-docker_api then fails the task; the lab's connection runs the command again and the task passes."""
+whose shell loses the output of the first command that creates a task's temporary directory, or of
+docker_api's `id -u && id -g` before a copy, as Docker's exec API now and then does under load
+(community.docker #644): community.docker's docker_api then fails the task; the lab's connection
+runs the command again and the task passes."""
 
 import subprocess
 import sys
@@ -14,12 +15,12 @@ from tests.collection.containers import Fleet
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 # Where the injected loss leaves its mark, once: the shell drops one such command's output only.
-LOST_ONCE = "/tmp/temporary-directory-output-lost"
+LOST_ONCE = "/tmp/command-output-lost"
 # /bin/sh, which the connection runs every command with, as a wrapper around dash that sends the
-# first temporary-directory command's output nowhere: it runs and exits 0, printing nothing.
+# first output of a command matching PATTERN nowhere: it runs and exits 0, printing nothing.
 LOSSY_SHELL = f"""#!/bin/dash
 case "$2" in
-  *ansible-tmp-*)
+  PATTERN)
     if [ "$1" = -c ] && [ ! -e {LOST_ONCE} ]; then
       : > {LOST_ONCE}
       exec /bin/dash "$@" > /dev/null
@@ -27,6 +28,11 @@ case "$2" in
 esac
 exec /bin/dash "$@"
 """
+# The command whose output is lost (a shell pattern), and how docker_api fails the task then.
+LOSSES = {
+    "temporary directory": ("*ansible-tmp-*", "failed to resolve remote temporary directory"),
+    "user ids": ('"id -u && id -g"', "Error while determining user and group ID"),
+}
 # A task that needs a temporary directory even with pipelining: it copies a file.
 PLAYBOOK = """
 - hosts: all
@@ -45,11 +51,12 @@ def container():
         yield fleet, fleet.containers["host"]
 
 
-def run_with_lossy_shell(fleet, host, tmp_path, connection):
+def run_with_lossy_shell(fleet, host, tmp_path, connection, loss):
     """ansible-playbook with `connection` after the host's shell was made to lose one output."""
     install = f"rm -f {LOST_ONCE} /tmp/copied /bin/sh && cat > /bin/sh && chmod 755 /bin/sh"
+    shell = LOSSY_SHELL.replace("PATTERN", LOSSES[loss][0])
     subprocess.run(["docker", "exec", "-i", host, "dash", "-c", install],
-                   input=LOSSY_SHELL, text=True, check=True)  # fmt: skip
+                   input=shell, text=True, check=True)  # fmt: skip
     playbook = tmp_path / "copy.yml"
     playbook.write_text(PLAYBOOK)
     try:
@@ -64,18 +71,20 @@ def run_with_lossy_shell(fleet, host, tmp_path, connection):
         fleet.run(host, "ln", "-sf", "dash", "/bin/sh")
 
 
-def test_docker_api_fails_the_task_when_the_output_is_lost(container, tmp_path):
+@pytest.mark.parametrize("loss", LOSSES)
+def test_docker_api_fails_the_task_when_the_output_is_lost(container, tmp_path, loss):
     """The injected loss reproduces the failure the lab's connection is for."""
     fleet, host = container
-    result = run_with_lossy_shell(fleet, host, tmp_path, "community.docker.docker_api")
+    result = run_with_lossy_shell(fleet, host, tmp_path, "community.docker.docker_api", loss)
     assert result.returncode != 0
-    assert "failed to resolve remote temporary directory" in result.stdout + result.stderr
+    assert LOSSES[loss][1] in result.stdout + result.stderr
     assert fleet.run(host, "test", "-e", LOST_ONCE).returncode == 0
 
 
-def test_the_lab_connection_runs_the_command_again_and_the_task_passes(container, tmp_path):
+@pytest.mark.parametrize("loss", LOSSES)
+def test_the_lab_connection_runs_the_command_again_and_the_task_passes(container, tmp_path, loss):
     fleet, host = container
-    result = run_with_lossy_shell(fleet, host, tmp_path, "lab_docker_api")
+    result = run_with_lossy_shell(fleet, host, tmp_path, "lab_docker_api", loss)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Docker exec lost its output); running it again, try 2" in output

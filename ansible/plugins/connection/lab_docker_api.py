@@ -1,18 +1,22 @@
-"""The lab's connection: community.docker.docker_api, with the temporary directory made reliably.
+"""The lab's connection: community.docker.docker_api, commands that must print made reliable.
 
 Under load, Docker's exec API now and then ends a command's output stream before its output came
 through (community.docker issue #644, moby #27289): the command ran and exited 0, yet printed
-nothing. When that command was the one creating a task's temporary directory (every task that
-copies or renders a file runs it first, even with pipelining), Ansible fails the task with "failed
-to resolve remote temporary directory ... returned empty string". This connection runs that one
-command again, with `mkdir -p` for its last directory so that running it again is harmless, until
-its output comes through. Every other command runs exactly as with docker_api. Real hosts use SSH,
-which does not lose output; this plugin is for the lab's containers only (ansible.cfg points
-Ansible at this folder).
+nothing. Two commands that always print fail a task when that happens:
+- the one creating a task's temporary directory (every task that copies or renders a file runs it
+  first, even with pipelining): "failed to resolve remote temporary directory ... returned empty
+  string". It runs again with `mkdir -p` for its last directory, so that running it again is
+  harmless;
+- docker_api's own `id -u && id -g` (given as bytes), which finds the user a copied file belongs
+  to: "Error while determining user and group ID"; it only reads, and runs again as it is.
+Each runs again until its output comes through. Every other command runs exactly as with
+docker_api. Real hosts use SSH, which does not lose output; this plugin is for the lab's
+containers only (ansible.cfg points Ansible at this folder).
 """
 
 import re
 
+from ansible.module_utils.common.text.converters import to_text
 from ansible.utils.display import Display
 from ansible_collections.community.docker.plugins.connection.docker_api import (
     Connection as DockerApiConnection,
@@ -122,8 +126,23 @@ display = Display()
 # The command the `sh` shell plugin's mkdtemp() builds: `mkdir -p "`echo BASE`"&& mkdir "`echo
 # BASE/NAME`" && echo NAME="`echo BASE/NAME`"`. Its second mkdir fails if the directory exists.
 TEMPORARY_DIRECTORY_COMMAND = re.compile(r'&& mkdir (" *` *echo [^`]*/ansible-tmp-[^`]*`)')
-# Tries of a temporary directory's command in all; each loss is rare, so two in a row rarer still.
-TEMPORARY_DIRECTORY_TRIES = 4
+# docker_api's put_file asks the container for the user's ids with this before its first copy.
+USER_IDS_COMMAND = "id -u && id -g"
+# Tries of such a command in all; each loss is rare, so two in a row rarer still.
+TRIES = 4
+
+
+def command_to_run_again(cmd):
+    """What to run when `cmd` exited 0 and printed nothing: a command that always prints (its
+    output was lost), or None for a command that may print nothing."""
+    text = to_text(cmd, errors="surrogate_or_strict")
+    if TEMPORARY_DIRECTORY_COMMAND.search(text):
+        # The directory exists now (the command exited 0): the same command with `mkdir -p`
+        # succeeds again and prints the line that was lost.
+        return TEMPORARY_DIRECTORY_COMMAND.sub(r"&& mkdir -p \1", text, count=1)
+    if text == USER_IDS_COMMAND:
+        return cmd
+    return None
 
 
 class Connection(DockerApiConnection):
@@ -131,15 +150,13 @@ class Connection(DockerApiConnection):
 
     def exec_command(self, cmd, in_data=None, sudoable=False):
         returncode, stdout, stderr = super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        if returncode != 0 or stdout or not TEMPORARY_DIRECTORY_COMMAND.search(cmd):
+        again = None if returncode != 0 or stdout else command_to_run_again(cmd)
+        if again is None:
             return returncode, stdout, stderr
-        # The directory exists now (the command exited 0): the same command with `mkdir -p`
-        # succeeds again and prints the line that was lost.
-        again = TEMPORARY_DIRECTORY_COMMAND.sub(r"&& mkdir -p \1", cmd, count=1)
-        for attempt in range(2, TEMPORARY_DIRECTORY_TRIES + 1):
+        for attempt in range(2, TRIES + 1):
             display.warning(
-                f"{self.get_option('remote_addr')}: the temporary directory's command printed"
-                f" nothing (Docker exec lost its output); running it again, try {attempt}"
+                f"{self.get_option('remote_addr')}: {to_text(cmd)[:60]!r} printed nothing (Docker"
+                f" exec lost its output); running it again, try {attempt}"
             )
             returncode, stdout, stderr = super().exec_command(again, sudoable=sudoable)
             if returncode != 0 or stdout:
