@@ -8,7 +8,8 @@ nothing. Two commands that always print fail a task when that happens:
   string". It runs again with `mkdir -p` for its last directory, so that running it again is
   harmless;
 - docker_api's own `id -u && id -g` (given as bytes), which finds the user a copied file belongs
-  to: "Error while determining user and group ID"; it only reads, and runs again as it is.
+  to: "Error while determining user and group ID" when it printed nothing or only its first line
+  (both seen); it only reads, and runs again as it is.
 Each runs again until its output comes through. Every other command runs exactly as with
 docker_api. Real hosts use SSH, which does not lose output; this plugin is for the lab's
 containers only (ansible.cfg points Ansible at this folder).
@@ -132,16 +133,16 @@ USER_IDS_COMMAND = "id -u && id -g"
 TRIES = 4
 
 
-def command_to_run_again(cmd):
-    """What to run when `cmd` exited 0 and printed nothing: a command that always prints (its
-    output was lost), or None for a command that may print nothing."""
+def command_to_run_again(cmd, stdout):
+    """What to run again when `cmd` exited 0 but did not print what it always prints (Docker lost
+    its output, or the output's end), or None when `stdout` may be all it printed."""
     text = to_text(cmd, errors="surrogate_or_strict")
-    if TEMPORARY_DIRECTORY_COMMAND.search(text):
+    if not stdout and TEMPORARY_DIRECTORY_COMMAND.search(text):
         # The directory exists now (the command exited 0): the same command with `mkdir -p`
         # succeeds again and prints the line that was lost.
         return TEMPORARY_DIRECTORY_COMMAND.sub(r"&& mkdir -p \1", text, count=1)
-    if text == USER_IDS_COMMAND:
-        return cmd
+    if text == USER_IDS_COMMAND and len(stdout.splitlines()) != 2:
+        return cmd  # it only reads: the uid, then the gid, one per line
     return None
 
 
@@ -150,15 +151,16 @@ class Connection(DockerApiConnection):
 
     def exec_command(self, cmd, in_data=None, sudoable=False):
         returncode, stdout, stderr = super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        again = None if returncode != 0 or stdout else command_to_run_again(cmd)
+        again = None if returncode != 0 else command_to_run_again(cmd, stdout)
         if again is None:
             return returncode, stdout, stderr
         for attempt in range(2, TRIES + 1):
             display.warning(
-                f"{self.get_option('remote_addr')}: {to_text(cmd)[:60]!r} printed nothing (Docker"
-                f" exec lost its output); running it again, try {attempt}"
+                f"{self.get_option('remote_addr')}: {to_text(cmd)[:60]!r} printed"
+                f" {to_text(stdout)!r} (Docker exec lost its output); running it again,"
+                f" try {attempt}"
             )
             returncode, stdout, stderr = super().exec_command(again, sudoable=sudoable)
-            if returncode != 0 or stdout:
+            if returncode != 0 or command_to_run_again(cmd, stdout) is None:
                 break
         return returncode, stdout, stderr
