@@ -5,6 +5,11 @@ deploy leaves them, so that the deploy does not write or start them again."""
 import hashlib
 from pathlib import Path
 
+from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_releases as releases_module,
+)
+from ansible_collections.sanic_prometheus.multiprocess.plugins.test.health_gate import gate_passed
+
 # Owner, group and mode as the role's tasks set them (unit.yml, directory.yml, tls.yml).
 ROOT_FILE = {"type": "file", "owner": "root", "group": "root", "mode": "644"}
 
@@ -74,6 +79,58 @@ def services_settled(services: list[dict], host_reads: list[str], rollback_run: 
     ]
 
 
+def gate_read_request(services: list[dict]) -> list[list]:
+    """files/read_plan.py's "gates" request: each service's gate URL and the token file its
+    metrics require (None without one), as health.yml's gate asks, and its unit."""
+    return [
+        [
+            service["name"],
+            service["gate_url"],
+            (service.get("environment") or {}).get("METRICS_BEARER_TOKEN_FILE"),
+            service["unit_name"],
+        ]
+        for service in services
+    ]
+
+
+def in_place_work(
+    services: list[dict],
+    *,
+    removals: list[dict],
+    accounts_missing: list[str],
+    packages_missing: list[str],
+    wanted: dict,
+    settled_files: list[str],
+    settled_services: list[str],
+    gates: dict,
+    releases: dict,
+) -> list[str]:
+    """What the pass of hosts where nothing restarts would still do on this host, one line per
+    thing, from what plan.yml and preflight read; none when the host is settled: every file and
+    service as a deploy leaves them, every service passing its gate's request (`gates`,
+    read_plan.py's answers) and no release to record or version to remove (`releases`), so
+    restart.yml, health.yml and cleanup.yml have nothing to do there (tasks/main.yml skips them)."""
+    lines = [f"{removal['name']}: marked absent, to remove" for removal in removals]
+    lines += [f"package {package} to install" for package in packages_missing]
+    lines += [f"account {account} to create" for account in accounts_missing]
+    lines += [f"{path} to write" for path in wanted if path not in settled_files]
+    lines += [
+        f"{service['name']}: to install, link or start"
+        for service in services
+        if service["name"] not in settled_services
+    ]
+    for service in services:
+        answer = gates.get(service["name"]) or {}
+        if not gate_passed(answer, service["workers"]):
+            error = f"; {answer['msg']}" if answer.get("msg") else ""
+            lines.append(
+                f"{service['name']}: {service['gate_url']} did not answer with sanic_workers_live"
+                f" {service['workers']} (HTTP {answer.get('status')}{error};"
+                f" {answer.get('content') or 'no sanic_workers_live line'})"
+            )
+    return lines + releases_module.cleanup_work(services, releases)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -81,4 +138,6 @@ class FilterModule:
             "sanic_service_files_settled": files_settled,
             "sanic_service_settled": services_settled,
             "sanic_service_installed_sums": installed_sums,
+            "sanic_service_gate_read_request": gate_read_request,
+            "sanic_service_in_place_work": in_place_work,
         }

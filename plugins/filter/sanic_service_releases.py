@@ -21,11 +21,37 @@ def releases_kept(history: list[str], current: str, keep: int) -> list[str]:
 
 def releases_kept_on_host(service: dict, reads: dict) -> list[str]:
     """releases_kept for a service that passed its gate, from its releases file as
-    files/read_releases.py read it (`reads`: service name -> {"releases": lines}), less the release
-    a rollback left (`rolled_back_from`)."""
+    files/read_plan.py's "releases" read it (`reads`: service name -> {"releases": lines}), less
+    the release a rollback left (`rolled_back_from`)."""
     left = service.get("rolled_back_from") or ""
     history = [line for line in reads[service["name"]]["releases"] if line != left]
     return releases_kept(history, release_of(service), service["keep_releases"])
+
+
+def releases_kept_by_service(services: list[dict], reads: dict) -> dict:
+    """Each service's name -> releases_kept_on_host: the releases file cleanup.yml records."""
+    return {service["name"]: releases_kept_on_host(service, reads) for service in services}
+
+
+def release_read_request(services: list[dict], releases_file: str) -> dict:
+    """files/read_plan.py's "releases" request for the services."""
+    return {
+        "releases_file": releases_file,
+        "services": [[service["name"], service["install_dir"]] for service in services],
+    }
+
+
+def cleanup_work(services: list[dict], reads: dict) -> list[str]:
+    """What cleanup.yml would change after a gate all services passed, read_plan.py's "releases"
+    (`reads`) given: one line per releases file to record and per version directory to remove."""
+    kept = releases_kept_by_service(services, reads)
+    lines = [
+        f"{service['name']}: its releases file to record"
+        for service in services
+        if kept[service["name"]] != reads[service["name"]]["releases"]
+    ]
+    versions = [path for read in reads.values() for path in read["versions"]]
+    return lines + [f"{path} to remove" for path in versions_to_prune(versions, services, kept)]
 
 
 def versions_to_prune(paths: list[str], services: list[dict], kept: dict) -> list[str]:
@@ -99,7 +125,8 @@ class FilterModule:
     def filters(self):
         return {
             "sanic_service_release": release_of,
-            "sanic_service_releases_kept_on_host": releases_kept_on_host,
+            "sanic_service_releases_kept_by_service": releases_kept_by_service,
+            "sanic_service_release_read_request": release_read_request,
             "sanic_service_versions_to_prune": versions_to_prune,
             "sanic_service_rollback_release": rollback_release,
             "sanic_service_rollback_plan": rollback_plan,

@@ -96,6 +96,9 @@ def resolve_services(
             ),
             scrape_instance=f"{inventory_hostname}:{service['port']}",
         )
+        service["gate_url"] = (
+            f"{service['scheme']}://{service['gate_address']}:{service['port']}{service['metrics_path']}"
+        )
         resolved.append(service)
     return resolved
 

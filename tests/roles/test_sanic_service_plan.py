@@ -4,15 +4,20 @@ which files and services a deploy may leave alone. The fleet's deploy check prov
 same input writes no unit again; this proves the comparison itself, one difference at a time."""
 
 import hashlib
+import http.server
+import importlib.util
+import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
     sanic_service_plan as plan,
 )
+from ansible_collections.sanic_prometheus.multiprocess.plugins.test.health_gate import gate_passed
 
-from .host_scripts import run
+from .host_scripts import FILES, run
 
 
 def read_host(**request) -> dict:
@@ -156,4 +161,188 @@ def test_the_host_read_names_what_a_deploy_would_change(tmp_path):
         "api: spm-none.socket is not enabled",
         "api: spm-none.socket is not active",
         f"{removed} is still installed",
+    ]
+
+
+# --- the gate's request and the work left in place ----------------------------------------------
+def load_read_plan():
+    """files/read_plan.py as a module: its gate requests then take unit states systemd has not
+    here."""
+    spec = importlib.util.spec_from_file_location("read_plan", FILES / "read_plan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class MetricsServer:
+    """A real HTTP server on 127.0.0.1 answering /metrics as a service with `live` workers, with a
+    bearer token when given one; it counts the requests it got."""
+
+    def __init__(self, live: int, token: str | None = None):
+        self.requests = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.requests += 1
+                if token and self.headers.get("Authorization") != f"Bearer {token}":
+                    self.send_error(401, "Unauthorized")
+                    return
+                body = f"# HELP sanic_workers_live x\nsanic_workers_live {live}.0\n".encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def metrics_server():
+    servers = []
+
+    def start(live, token=None):
+        servers.append(MetricsServer(live, token))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+ACTIVE = {"sanic-api.service": ("enabled", "active")}
+
+
+def test_the_gates_request_answers_as_the_gate_judges_it(metrics_server):
+    server = metrics_server(live=2)
+    answer = load_read_plan().gate_answers(
+        [["api", server.url, None, "sanic-api.service"]], ACTIVE
+    )["api"]
+    assert answer == {"status": 200, "content": "sanic_workers_live 2.0", "msg": ""}
+    assert gate_passed(answer, 2)
+    assert not gate_passed(answer, 3)
+
+
+def test_the_gates_request_sends_the_token_of_the_services_file(tmp_path, metrics_server):
+    server = metrics_server(live=1, token="s3cret")
+    right, wrong = tmp_path / "right", tmp_path / "wrong"
+    right.write_text("s3cret\n")
+    wrong.write_text("other\n")
+    read_plan = load_read_plan()
+    answers = read_plan.gate_answers([["api", server.url, str(right), "sanic-api.service"]], ACTIVE)
+    assert gate_passed(answers["api"], 1)
+    refused = read_plan.gate_answers([["api", server.url, str(wrong), "sanic-api.service"]], ACTIVE)
+    assert refused["api"]["status"] == 401
+    assert "s3cret" not in json.dumps(refused) and not gate_passed(refused["api"], 1)
+
+
+def test_an_inactive_service_gets_no_request_and_a_closed_port_no_answer(metrics_server):
+    server = metrics_server(live=1)
+    # Run as the plan runs it: systemd knows no such unit, so it is not active.
+    answers = read_host(gates=[["api", server.url, None, "spm-none.service"]])["gates"]
+    assert answers["api"] == {
+        "status": None,
+        "content": "",
+        "msg": "spm-none.service is not active",
+    }
+    assert server.requests == 0
+    closed = server.url
+    server.close()
+    answer = load_read_plan().gate_answers([["api", closed, None, "sanic-api.service"]], ACTIVE)
+    assert answer["api"]["status"] is None and answer["api"]["msg"]
+
+
+def in_place_service(tmp_path):
+    return {
+        **service(tmp_path),
+        "workers": 2,
+        "gate_url": "http://127.0.0.1:10010/metrics",
+        "install_dir": str(tmp_path / "api"),
+        "app_version": "app-1",
+        "venv_version": "venv-1",
+        "keep_releases": 1,
+    }
+
+
+def settled_host(api):
+    wanted = {api["unit_path"]: {"sha1": "x"}, api["tls_dir"]: None}
+    return {
+        "removals": [],
+        "accounts_missing": [],
+        "packages_missing": [],
+        "wanted": wanted,
+        "settled_files": sorted(wanted),
+        "settled_services": ["api"],
+        "gates": {"api": {"status": 200, "content": "sanic_workers_live 2", "msg": ""}},
+        "releases": {
+            "api": {
+                "releases": ["app-1 venv-1"],
+                "versions": [f"{api['install_dir']}/app-1", f"{api['install_dir']}/venv-1"],
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            lambda host, api: host.update(removals=[{"name": "old"}]),
+            "old: marked absent, to remove",
+        ),
+        (
+            lambda host, api: host.update(packages_missing=["python3-venv"]),
+            "package python3-venv to install",
+        ),
+        (lambda host, api: host.update(accounts_missing=["api"]), "account api to create"),
+        (lambda host, api: host.update(settled_files=[api["tls_dir"]]), "{unit_path} to write"),
+        (lambda host, api: host.update(settled_services=[]), "api: to install, link or start"),
+        (
+            lambda host, api: host["gates"]["api"].update(content="sanic_workers_live 1"),
+            "api: http://127.0.0.1:10010/metrics did not answer with sanic_workers_live 2"
+            " (HTTP 200; sanic_workers_live 1)",
+        ),
+        (
+            lambda host, api: host["gates"].update(
+                api={"status": None, "content": "", "msg": "refused"}
+            ),
+            "api: http://127.0.0.1:10010/metrics did not answer with sanic_workers_live 2"
+            " (HTTP None; refused; no sanic_workers_live line)",
+        ),
+        (
+            lambda host, api: host["releases"]["api"].update(releases=[]),
+            "api: its releases file to record",
+        ),
+        (
+            lambda host, api: host["releases"]["api"]["versions"].append(
+                f"{api['install_dir']}/app-0"
+            ),
+            "{install_dir}/app-0 to remove",
+        ),
+    ],
+)
+def test_each_thing_left_to_do_in_place_unsettles_the_host_alone(tmp_path, change, line):
+    api = in_place_service(tmp_path)
+    host = settled_host(api)
+    assert plan.in_place_work([api], **host) == []
+    change(host, api)
+    assert plan.in_place_work([api], **host) == [line.format(**api)]
+
+
+def test_the_gates_request_names_each_services_url_token_file_and_unit(tmp_path):
+    api = in_place_service(tmp_path)
+    api["unit_name"] = "sanic-api.service"
+    token = {**api, "name": "web", "environment": {"METRICS_BEARER_TOKEN_FILE": "/etc/web/token"}}
+    assert plan.gate_read_request([api, token]) == [
+        ["api", api["gate_url"], None, "sanic-api.service"],
+        ["web", api["gate_url"], "/etc/web/token", "sanic-api.service"],
     ]

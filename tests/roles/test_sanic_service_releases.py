@@ -357,9 +357,14 @@ def test_the_host_read_gives_each_services_releases_and_version_directories(tmp_
     os.symlink("app-2", api / "app")
     (api / "releases").write_text(f"{release(1)}\n{release(2)}\n")
     report = run(
-        "read_releases.py",
-        {"releases_file": "releases", "services": [["api", str(api)], ["new", str(new)]]},
-    )
+        "read_plan.py",
+        {
+            "releases": {
+                "releases_file": "releases",
+                "services": [["api", str(api)], ["new", str(new)]],
+            }
+        },
+    )["releases"]
     assert report == {
         "api": {
             "releases": [release(1), release(2)],

@@ -1,6 +1,7 @@
-"""Report, as JSON, what plan.yml reads on an app host in one run, for every service at once.
+"""Report, as JSON, what plan.yml reads on an app host in one run, for every service at once;
+cleanup.yml reads the releases with it again after a deploy.
 
-The one argument is a JSON object:
+The one argument is a JSON object; each key it holds gets its answer:
 - "services": [[NAME, INSTALL_DIR, APP_VERSION, VENV_VERSION, UNIT, SOCKET], ...]. "reasons" gets a
   line "NAME: ..." for each thing that is not as a deploy leaves it: the `app` and `venv` links
   name other versions, the virtualenv is not complete, the install or app directory is not
@@ -9,6 +10,16 @@ The one argument is a JSON object:
 - "files": [PATH, ...]: "files" maps each to its state, null when it does not exist, else
   {"type": "file" | "dir" | "other", "owner", "group", "mode" (octal permission bits, e.g. "644"),
   "sha1" (files only: the checksum Ansible's copy and template modules compare)}.
+- "gates": [[NAME, URL, TOKEN_FILE or null, UNIT], ...]: one request of health.yml's gate to each
+  service whose UNIT is active, without retries (a request to an inactive service's socket would
+  start it: a read changes nothing): "gates" maps each NAME to {"status": the HTTP status or null,
+  "content": the answer's sanic_workers_live lines, "msg": why there was no answer}; the control
+  node judges it with the gate's own test (plugins/test/health_gate.py). The token is read here,
+  as root, and never printed.
+- "releases": {"releases_file": the file's name in each install directory, "services": [[NAME,
+  INSTALL_DIR], ...]}: "releases" maps each NAME to {"releases": the file's lines ([] when there is
+  none yet: the service never passed a gate under this role), "versions": the paths of the
+  directories app-*, venv-* and wheels-* in INSTALL_DIR (not the `app` and `venv` links)}.
 """
 
 import grp
@@ -16,9 +27,16 @@ import hashlib
 import json
 import os
 import pwd
+import ssl
 import stat
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+
+VERSION_PREFIXES = ("app-", "venv-", "wheels-")
+# As health.yml's uri: a live service answers in milliseconds.
+GATE_TIMEOUT_SECONDS = 5
 
 
 def owner_name(uid):
@@ -79,9 +97,8 @@ def unit_states(units):
     return states
 
 
-def reasons(services, removed_paths):
+def reasons(services, removed_paths, units):
     lines = []
-    units = unit_states([unit for service in services for unit in service[4:6]])
     for name, install_dir, app, venv, unit, socket in services:
         for link, version in (("app", app), ("venv", venv)):
             try:
@@ -110,14 +127,92 @@ def reasons(services, removed_paths):
     return lines
 
 
-def main(request):
-    json.dump(
-        {
-            "reasons": reasons(request.get("services", []), request.get("removed_paths", [])),
-            "files": {path: file_state(path) for path in request.get("files", [])},
-        },
-        sys.stdout,
+def gate_answers(gates, units):
+    # As the gate: over loopback, which the certificate need not name (Prometheus verifies it),
+    # and straight to the service, whatever proxy the environment names.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
     )
+    answers = {}
+    for name, url, token_file, unit in gates:
+        answer = {"status": None, "content": "", "msg": ""}
+        if units.get(unit, ("", ""))[1] != "active":
+            answers[name] = {**answer, "msg": f"{unit} is not active"}
+            continue
+        try:
+            headers = {}
+            if token_file:
+                with open(token_file, encoding="utf-8") as token:
+                    headers["Authorization"] = f"Bearer {token.read().strip()}"
+            with opener.open(
+                urllib.request.Request(url, headers=headers), timeout=GATE_TIMEOUT_SECONDS
+            ) as reply:
+                answer["status"] = reply.status
+                body = reply.read().decode("utf-8", "replace")
+            answer["content"] = "\n".join(
+                line for line in body.splitlines() if line.startswith("sanic_workers_live ")
+            )
+        except urllib.error.HTTPError as error:
+            answer["status"], answer["msg"] = error.code, str(error.reason)
+        except (OSError, ValueError) as error:
+            answer["msg"] = str(error)
+        answers[name] = answer
+    return answers
+
+
+def releases(path):
+    try:
+        with open(path, encoding="utf-8") as lines:
+            return lines.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def versions(install_dir):
+    try:
+        entries = list(os.scandir(install_dir))
+    except FileNotFoundError:
+        return []
+    return sorted(
+        entry.path
+        for entry in entries
+        if entry.name.startswith(VERSION_PREFIXES) and entry.is_dir(follow_symlinks=False)
+    )
+
+
+def release_reads(request):
+    return {
+        name: {
+            "releases": releases(os.path.join(install_dir, request["releases_file"])),
+            "versions": versions(install_dir),
+        }
+        for name, install_dir in request["services"]
+    }
+
+
+def main(request):
+    services, gates = request.get("services", []), request.get("gates", [])
+    units = unit_states(
+        list(
+            dict.fromkeys(
+                [unit for service in services for unit in service[4:6]]
+                + [gate[3] for gate in gates]
+            )
+        )
+    )
+    report = {}
+    if "services" in request or "removed_paths" in request:
+        report["reasons"] = reasons(services, request.get("removed_paths", []), units)
+    if "files" in request:
+        report["files"] = {path: file_state(path) for path in request["files"]}
+    if "gates" in request:
+        report["gates"] = gate_answers(gates, units)
+    if "releases" in request:
+        report["releases"] = release_reads(request["releases"])
+    json.dump(report, sys.stdout)
 
 
 if __name__ == "__main__":
