@@ -93,6 +93,22 @@ def gate_read_request(services: list[dict]) -> list[list]:
     ]
 
 
+def started_read_request(services: list[dict], revision_file: str) -> list[list]:
+    """files/read_plan.py's "started" request: each service's revision record, socket unit,
+    scheme, certificate and key on the host."""
+    return [
+        [
+            service["name"],
+            f"{service['install_dir']}/{revision_file}",
+            service["socket_name"],
+            service["scheme"],
+            service["host_tls_cert"],
+            service["host_tls_key"],
+        ]
+        for service in services
+    ]
+
+
 def in_place_work(
     services: list[dict],
     *,
@@ -139,5 +155,6 @@ class FilterModule:
             "sanic_service_settled": services_settled,
             "sanic_service_installed_sums": installed_sums,
             "sanic_service_gate_read_request": gate_read_request,
+            "sanic_service_started_read_request": started_read_request,
             "sanic_service_in_place_work": in_place_work,
         }

@@ -346,3 +346,29 @@ def test_the_gates_request_names_each_services_url_token_file_and_unit(tmp_path)
         ["api", api["gate_url"], None, "sanic-api.service"],
         ["web", api["gate_url"], "/etc/web/token", "sanic-api.service"],
     ]
+
+
+def test_the_started_read_gives_each_record_socket_and_certificate_sums(tmp_path):
+    record = tmp_path / "started-revision"
+    record.write_text("app-1 venv-1 unit socket\n")
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    cert.write_text("CERT\n")
+    started = read_host(
+        started=[
+            ["api", str(record), "spm-none.socket", "https", str(cert), str(key)],
+            ["new", str(tmp_path / "none"), "spm-none.socket", "http", str(cert), str(key)],
+        ]
+    )["started"]
+    assert started == {
+        "api": {
+            "started": "app-1 venv-1 unit socket",
+            "listening": False,
+            # The key check mode has not installed is left out, as sha256sum printed nothing for it.
+            "tls": f"{hashlib.sha256(cert.read_bytes()).hexdigest()}  {cert}",
+        },
+        "new": {"started": "", "listening": False, "tls": None},
+    }
+    assert load_read_plan().started_reads(
+        [["api", str(record), "sanic-api.socket", "http", "", ""]],
+        {"sanic-api.socket": ("enabled", "active")},
+    )["api"]["listening"]

@@ -16,6 +16,12 @@ The one argument is a JSON object; each key it holds gets its answer:
   "content": the answer's sanic_workers_live lines, "msg": why there was no answer}; the control
   node judges it with the gate's own test (plugins/test/health_gate.py). The token is read here,
   as root, and never printed.
+- "started": [[NAME, RECORD, SOCKET, SCHEME, CERT, KEY], ...]: revisions.yml's read (CERT and KEY
+  are read only when SCHEME is https): "started" maps each NAME to {"started": the RECORD file's
+  text without its last newline, "" if there is none yet; "listening": whether the SOCKET unit is
+  active; "tls": the certificate's and key's `sha256sum` output, the lines of the files that
+  exist, or null for plain HTTP}. The texts are the ones `cat` and `sha256sum` printed when these
+  were commands, so the revisions built from them are the ones recorded before.
 - "releases": {"releases_file": the file's name in each install directory, "services": [[NAME,
   INSTALL_DIR], ...]}: "releases" maps each NAME to {"releases": the file's lines ([] when there is
   none yet: the service never passed a gate under this role), "versions": the paths of the
@@ -163,6 +169,38 @@ def gate_answers(gates, units):
     return answers
 
 
+def started_with(record_path):
+    try:
+        with open(record_path, encoding="utf-8") as record:
+            return record.read().rstrip("\r\n")
+    except FileNotFoundError:
+        # A service this role never started has no record yet.
+        return ""
+
+
+def sha256sum_lines(paths):
+    lines = []
+    for path in paths:
+        try:
+            with open(path, "rb") as stream:
+                lines.append(f"{hashlib.sha256(stream.read()).hexdigest()}  {path}")
+        except FileNotFoundError:
+            # A file check mode has not installed.
+            continue
+    return "\n".join(lines)
+
+
+def started_reads(started, units):
+    return {
+        name: {
+            "started": started_with(record),
+            "listening": units.get(socket, ("", ""))[1] == "active",
+            "tls": sha256sum_lines((cert, key)) if scheme == "https" else None,
+        }
+        for name, record, socket, scheme, cert, key in started
+    }
+
+
 def releases(path):
     try:
         with open(path, encoding="utf-8") as lines:
@@ -194,12 +232,13 @@ def release_reads(request):
 
 
 def main(request):
-    services, gates = request.get("services", []), request.get("gates", [])
+    services, gates, started = (request.get(key, []) for key in ("services", "gates", "started"))
     units = unit_states(
         list(
             dict.fromkeys(
                 [unit for service in services for unit in service[4:6]]
                 + [gate[3] for gate in gates]
+                + [read[2] for read in started]
             )
         )
     )
@@ -210,6 +249,8 @@ def main(request):
         report["files"] = {path: file_state(path) for path in request["files"]}
     if "gates" in request:
         report["gates"] = gate_answers(gates, units)
+    if "started" in request:
+        report["started"] = started_reads(started, units)
     if "releases" in request:
         report["releases"] = release_reads(request["releases"])
     json.dump(report, sys.stdout)
