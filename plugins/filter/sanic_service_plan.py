@@ -147,6 +147,29 @@ def in_place_work(
     return lines + releases_module.cleanup_work(services, releases)
 
 
+def target_writes(hosts: list[str], hostvars) -> list[dict]:
+    """One write per Prometheus server for files/write_targets.py: the server, its file_sd
+    directory and the target file of each of `hosts` it scrapes (scrape_targets.yml's
+    sanic_service_scrape_servers), None for a host that runs no service (its file goes)."""
+    writes: dict[str, dict] = {}
+    for host in hosts:
+        variables = hostvars[host]
+        text = (
+            variables["sanic_service_target_text"] if variables["sanic_service_instances"] else None
+        )
+        for server in variables["sanic_service_scrape_servers"]:
+            write = writes.setdefault(
+                server,
+                {
+                    "server": server,
+                    "directory": hostvars[server]["sanic_scrape_job_file_sd_dir"],
+                    "files": {},
+                },
+            )
+            write["files"][f"{host}.yml"] = text
+    return list(writes.values())
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -157,4 +180,5 @@ class FilterModule:
             "sanic_service_gate_read_request": gate_read_request,
             "sanic_service_started_read_request": started_read_request,
             "sanic_service_in_place_work": in_place_work,
+            "sanic_service_target_writes": target_writes,
         }

@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 import yaml
 from ansible_collections.sanic_prometheus.multiprocess.plugins.filter import (
+    sanic_service_plan,
     sanic_service_resolver,
 )
 
@@ -128,24 +129,25 @@ def prometheus_servers():
 
 
 def target_files():
-    """Each app host's file_sd target file on each server, where scrape_targets.yml pushes it
-    (its template task's `dest`, rendered for every pair)."""
-    tasks_file = ROLE_PATHS["sanic_service"] / "tasks" / "scrape_targets.yml"
-    push = next(
-        task
-        for task in yaml.safe_load(tasks_file.read_text())
-        if task.get("ansible.builtin.template", {}).get("src") == "file_sd_targets.yml.j2"
-    )
+    """Each app host's file_sd target file on each server, where scrape_targets.yml writes it
+    (the writes its filter plans for every app host scraped by every server)."""
     servers = {server["host"]: server for server in prometheus_servers()}
+    app_hosts = group_hosts("sanic_hosts")
+    hostvars = {
+        **{
+            host: {
+                "sanic_service_target_text": "",
+                "sanic_service_instances": [host],
+                "sanic_service_scrape_servers": list(servers),
+            }
+            for host in app_hosts
+        },
+        **servers,
+    }
     return {
-        render(
-            push["ansible.builtin.template"]["dest"],
-            hostvars=servers,
-            item=server,
-            inventory_hostname=host,
-        )
-        for server in servers
-        for host in group_hosts("sanic_hosts")
+        f"{write['directory']}/{name}"
+        for write in sanic_service_plan.target_writes(app_hosts, hostvars)
+        for name in write["files"]
     }
 
 

@@ -372,3 +372,59 @@ def test_the_started_read_gives_each_record_socket_and_certificate_sums(tmp_path
         [["api", str(record), "sanic-api.socket", "http", "", ""]],
         {"sanic-api.socket": ("enabled", "active")},
     )["api"]["listening"]
+
+
+# --- the target files, one write per Prometheus server -------------------------------------------
+def test_each_server_gets_one_write_with_the_files_of_the_hosts_it_scrapes():
+    hostvars = dict(
+        app1={
+            "sanic_service_target_text": "one\n",
+            "sanic_service_instances": [{}],
+            "sanic_service_scrape_servers": ["prom1", "prom2"],
+        },
+        app2={
+            "sanic_service_target_text": "two\n",
+            "sanic_service_instances": [],
+            "sanic_service_scrape_servers": ["prom2"],
+        },
+        prom1={"sanic_scrape_job_file_sd_dir": "/etc/p1"},
+        prom2={"sanic_scrape_job_file_sd_dir": "/etc/p2"},
+    )
+    assert plan.target_writes(["app1", "app2"], hostvars) == [
+        {"server": "prom1", "directory": "/etc/p1", "files": {"app1.yml": "one\n"}},
+        # A host that runs no service has its file removed.
+        {
+            "server": "prom2",
+            "directory": "/etc/p2",
+            "files": {"app1.yml": "one\n", "app2.yml": None},
+        },
+    ]
+
+
+def write_targets(directory, files, check=False):
+    return run("write_targets.py", {"directory": str(directory), "files": files, "check": check})
+
+
+def test_the_targets_write_changes_only_what_differs_and_check_mode_nothing(tmp_path):
+    directory = tmp_path / "file_sd"
+    planned = write_targets(directory, {"app1.yml": "one\n"}, check=True)
+    assert planned["changed"] == [str(directory), str(directory / "app1.yml")]
+    assert planned["diffs"] == [
+        ["--- /dev/null", f"+++ {directory / 'app1.yml'}", "@@ -0,0 +1 @@", "+one"]
+    ]
+    assert not directory.exists()
+    assert write_targets(directory, {"app1.yml": "one\n"})["changed"] == planned["changed"]
+    assert (directory / "app1.yml").read_text() == "one\n"
+    assert oct((directory / "app1.yml").stat().st_mode & 0o777) == "0o644"
+    assert oct(directory.stat().st_mode & 0o777) == "0o755"
+    (directory / "app2.yml").write_text("stale\n")
+    (directory / "app2.yml").chmod(0o644)
+    assert write_targets(directory, {"app1.yml": "one\n", "app2.yml": "stale\n"})["changed"] == []
+    (directory / "app1.yml").chmod(0o600)
+    changed = write_targets(directory, {"app1.yml": "one\n", "app2.yml": None, "app3.yml": None})
+    assert changed["changed"] == [str(directory / "app1.yml"), str(directory / "app2.yml")]
+    # A mode alone changed: no line differs.
+    assert changed["diffs"][0] == []
+    assert changed["diffs"][1][:2] == [f"--- {directory / 'app2.yml'}", "+++ /dev/null"]
+    assert sorted(path.name for path in directory.iterdir()) == ["app1.yml"]
+    assert oct((directory / "app1.yml").stat().st_mode & 0o777) == "0o644"
