@@ -97,11 +97,24 @@ def host_read_request(
     }
 
 
+def service_manager_errors(reads: dict, host: str) -> list[str]:
+    """The role installs systemd units: a host systemd does not run is refused (site.yml gathers
+    no facts on an app host; this is its service manager check)."""
+    manager = reads["service_manager"]
+    if manager == "systemd":
+        return []
+    return [
+        f"{host}: the service manager is {manager}; use a host that runs systemd as PID 1: this"
+        " bundle installs systemd units"
+    ]
+
+
 def host_errors(resolved: list[dict], reads: dict, host: str, bytes_per_worker: int) -> list[str]:
     """Every refusal found in what the host holds (`reads`, files/host_reads.py's answer)."""
     services, removals = _present(resolved), _absent(resolved)
     return (
-        network.unresolved_name_errors(reads["unresolved"], host)
+        service_manager_errors(reads, host)
+        + network.unresolved_name_errors(reads["unresolved"], host)
         + ports.port_holder_errors(reads["port_holders"], host)
         + identity.identity_errors(services, host, reads["passwd"], reads["group"])
         + metrics_dir.mount_errors(services, reads["mounts"], host, bytes_per_worker)

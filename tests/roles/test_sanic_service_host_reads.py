@@ -7,6 +7,7 @@ machine: /dev/shm is a tmpfs here, as on the app hosts.
 import os
 import platform
 import subprocess
+from pathlib import Path
 
 from .host_scripts import run
 
@@ -80,3 +81,11 @@ def test_the_platform_and_missing_packages_are_read():
         "arch": platform.machine(),
     }
     assert report["packages_missing"] == ["spm-no-such-package"]
+
+
+def test_the_service_manager_is_systemd_where_it_runs_else_pid_1s_command():
+    # The machines this runs on have had no systemd (PID 1 is a container's init); the lab's hosts
+    # run it, and the deploy's preflight refuses a host whose answer is not "systemd".
+    pid_1 = Path("/proc/1/comm").read_text().strip()
+    expected = "systemd" if os.path.isdir("/run/systemd/system") else pid_1
+    assert read_host()["service_manager"] == expected

@@ -67,6 +67,7 @@ def test_a_valid_host_passes_both_judgements(app):
     services = resolved({"name": "api", "app_source": app, "port": 8000})
     assert errors(services) == []
     reads = {
+        "service_manager": "systemd",
         "unresolved": [],
         "port_holders": [{"port": 8000, "name": "api", "holders": []}],
         "passwd": {},
@@ -228,6 +229,7 @@ def test_every_refusal_of_the_hosts_answers_is_reported_at_once(app):
         {"name": "old", "state": "absent", "multiproc_dir": "/var/lib/old"},
     )
     reads = {
+        "service_manager": "init",
         "unresolved": ["app-1.example.net"],
         "port_holders": [
             {"port": 8000, "name": "api", "holders": ["nginx (pid 7, nginx.service)"]}
@@ -250,6 +252,7 @@ def test_every_refusal_of_the_hosts_answers_is_reported_at_once(app):
     found = preflight.host_errors(services, reads, HOST, 100)
     assert_named(found)
     wanted = [
+        "the service manager is init; use a host that runs systemd as PID 1",
         'ansible_host (else the inventory name) = "app-1.example.net" does not resolve',
         "sanic_services[name=api].port = 8000 is already held on the host by nginx (pid 7",
         'sanic_services[name=api].user = "root" (uid 0 on the host) is a privileged',

@@ -19,6 +19,8 @@ The one argument is a JSON object:
 - "accounts_record": a path: "accounts_created" is its JSON, null when there is none.
 - "packages": [NAME, ...]: "packages_missing" lists those dpkg does not have installed.
 "platform" is the host's CPython version, glibc version and CPU, which select its wheels.
+"service_manager" is "systemd" when systemd runs the host (its /run/systemd/system, as systemd's
+own sd_booted() and Ansible's service_mgr fact test), else PID 1's command name.
 "passwd" and "group" are the host's accounts as `getent passwd|group` reads them
 ({name: [fields after the name]}).
 """
@@ -198,6 +200,16 @@ def packages_missing(names):
     return [name for name in names if name not in installed]
 
 
+def service_manager():
+    if os.path.isdir("/run/systemd/system"):
+        return "systemd"
+    try:
+        with open("/proc/1/comm", encoding="utf-8") as comm:
+            return comm.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def main(request):
     json.dump(
         {
@@ -229,6 +241,7 @@ def main(request):
                 "glibc": platform.libc_ver()[1],
                 "arch": platform.machine(),
             },
+            "service_manager": service_manager(),
             "accounts_created": accounts_created(request["accounts_record"])
             if request.get("accounts_record")
             else None,
